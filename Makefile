@@ -1,0 +1,74 @@
+# Every target bootstraps what it needs: a .venv with the project installed (editable, dev extra).
+# A newcomer types `make demo` or `make test` and nothing else.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+NODES ?= 3
+RUNTIME ?= auto
+USERS ?= 50
+SPAWN_RATE ?= 10
+DURATION ?= 60s
+INTERVAL ?= 5
+COUNT ?= 3
+SIGNAL ?= KILL
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test lint fmt demo cluster-up cluster-down cluster-status load chaos \
+        bench-balancer paradox images clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
+	  echo "error: could not create $(VENV); install Python 3.11+ with venv (Debian: apt-get install python3-venv)" >&2; exit 1; }
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)  ## create .venv and install the project with its dev extra
+
+test: $(STAMP)  ## the whole test suite (unit, service, cluster, docker)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(STAMP)  ## format the code with ruff
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+demo: $(STAMP)  ## cluster up, load, chaos, report, verify, cluster down
+	@echo "make demo: not built yet (issue #4: local cluster, chaos-kill, Locust load)" >&2; exit 1
+
+cluster-up: $(STAMP)  ## start Redis, NODES nodes and the balancer (RUNTIME=auto|local|docker)
+	@echo "make cluster-up: not built yet (issue #4)" >&2; exit 1
+
+cluster-down: $(STAMP)  ## stop everything cluster-up started
+	@echo "make cluster-down: not built yet (issue #4)" >&2; exit 1
+
+cluster-status: $(STAMP)  ## what runs, where, healthy or not
+	@echo "make cluster-status: not built yet (issue #4)" >&2; exit 1
+
+load: $(STAMP)  ## Locust headless against the balancer (USERS, SPAWN_RATE, DURATION)
+	@echo "make load: not built yet (issue #4)" >&2; exit 1
+
+chaos: $(STAMP)  ## chaos-kill against the running cluster (INTERVAL, COUNT, SIGNAL)
+	@echo "make chaos: not built yet (issue #4)" >&2; exit 1
+
+bench-balancer: $(STAMP)  ## this balancer vs HAProxy (and nginx) vs direct, same load generator
+	@echo "make bench-balancer: not built yet (issue #3)" >&2; exit 1
+
+paradox: $(STAMP)  ## the revocation modes measured side by side
+	@echo "make paradox: not built yet (issue #6)" >&2; exit 1
+
+images:  ## build the container images (official base, or offline when no registry answers)
+	@echo "make images: not built yet (issue #5)" >&2; exit 1
+
+clean:  ## remove the venv, run files and reports
+	rm -rf $(VENV) .cluster reports .pytest_cache .mypy_cache .ruff_cache

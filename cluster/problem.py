@@ -25,7 +25,7 @@ def problem_body(
     title: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """The problem object; ``type_`` is a slug appended to ``TYPE_BASE`` (default: the status phrase)."""
+    """The problem object; ``type_`` is a slug after ``TYPE_BASE`` (default: the status phrase)."""
     phrase = HTTPStatus(status).phrase
     slug = type_ or phrase.lower().replace(" ", "-")
     body: dict[str, Any] = {

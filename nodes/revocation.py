@@ -52,9 +52,11 @@ class Revocation(ABC):
 
     async def start(self) -> None:
         """Fill caches, subscribe to updates. Default: nothing to do."""
+        return None
 
     async def close(self) -> None:
         """Cancel background work and release resources. Default: nothing to do."""
+        return None
 
     @abstractmethod
     async def is_revoked(self, token: TokenRef) -> bool:

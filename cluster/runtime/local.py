@@ -1,0 +1,306 @@
+"""The local runtime: ``redis-server``, N nodes and the balancer as local processes.
+
+Layout under the state directory (``.cluster/`` by default)::
+
+    state.json      every process started: role, name, port, pid, start time (see state.py)
+    jwt-secret      the secret every node signs with, generated once, mode 0600
+    logs/<name>.log one file per process (node-1.log, balancer.log, redis.log)
+    redis/          redis-server's working directory (nothing is persisted)
+    lock            serialises changes to state.json (``cluster`` and ``chaos-kill`` both write)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cluster.config import ClusterConfig
+from cluster.runtime import (
+    AlreadyRunning,
+    ClusterStatus,
+    MissingDependency,
+    NodeInfo,
+    NodeState,
+    NotRunning,
+    PortInUse,
+    Runtime,
+    StartupFailed,
+    UnknownNode,
+    procs,
+)
+from cluster.runtime.state import (
+    LocalState,
+    ProcRecord,
+    all_backends_up,
+    backends,
+    load_state,
+    next_node_index,
+    node_name,
+    save_state,
+)
+
+REDIS_HINT = "redis-server is not installed (Debian/Ubuntu: apt-get install redis-server)"
+
+
+def create_runtime(config: ClusterConfig) -> LocalRuntime:
+    return LocalRuntime(config)
+
+
+def ensure_secret(path: Path) -> None:
+    """Create the shared JWT secret (64 hex characters, mode 0600) unless a valid one exists."""
+    if path.exists() and len(path.read_bytes().strip()) >= 32:
+        path.chmod(0o600)
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(secrets.token_hex(32))
+
+
+class LocalRuntime(Runtime):
+    """Processes on this machine, found again through ``state.json``."""
+
+    name = "local"
+
+    def __init__(self, config: ClusterConfig) -> None:
+        super().__init__(config)
+        self.dir = config.state_dir
+        self.state_path = self.dir / "state.json"
+        self.logs = self.dir / "logs"
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with (self.dir / "lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _state(self) -> LocalState:
+        state = load_state(self.state_path)
+        if state is None:
+            raise NotRunning(f"no cluster runs from {self.dir} (start one with `cluster up`)")
+        return state
+
+    def _node(self, state: LocalState, name: str) -> ProcRecord:
+        record = state.node(name)
+        if record is None:
+            known = ", ".join(n.name for n in state.nodes)
+            raise UnknownNode(f"no node named {name!r} (nodes: {known})")
+        return record
+
+    # -- starting processes ---------------------------------------------------------------------
+
+    def _child_env(self, extra: dict[str, str]) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("JWT_SECRET", None)  # every node must use the one shared secret file
+        env["PYTHONUNBUFFERED"] = "1"
+        env.update(extra)
+        return env
+
+    def _spawn_node(self, state: LocalState, index: int, port: int) -> ProcRecord:
+        name = node_name(index)
+        env = {
+            "NODE_NAME": name,
+            "NODE_HOST": state.host,
+            "NODE_PORT": str(port),
+            "REDIS_URL": f"redis://{state.host}:{state.redis.port}/0",
+            "JWT_SECRET_FILE": state.secret_file,
+            "REVOCATION": self.config.revocation,
+        }
+        if self.config.drain_seconds is not None:
+            env["DRAIN_SECONDS"] = str(self.config.drain_seconds)
+        argv = [self.config.python, "-m", "nodes"]
+        return procs.spawn(
+            "node", name, port, argv, self._child_env(env), self.logs / f"{name}.log"
+        )
+
+    def _spawn_balancer(self, state: LocalState, port: int) -> ProcRecord:
+        env = {
+            "BALANCER_HOST": state.host,
+            "BALANCER_PORT": str(port),
+            "BALANCER_BACKENDS": backends(state),
+        }
+        argv = [self.config.python, "-m", "balancer"]
+        log = self.logs / "balancer.log"
+        return procs.spawn("balancer", "balancer", port, argv, self._child_env(env), log)
+
+    def _spawn_redis(self, binary: str) -> ProcRecord:
+        workdir = self.dir / "redis"
+        workdir.mkdir(parents=True, exist_ok=True)
+        port = self.config.redis_port
+        argv = [binary, "--port", str(port), "--bind", self.config.host, "--save", ""]
+        argv += ["--appendonly", "no", "--dir", str(workdir.resolve()), "--daemonize", "no"]
+        record = procs.spawn("redis", "redis", port, argv, os.environ, self.logs / "redis.log")
+        if not procs.wait_port(self.config.host, port, 10.0, record):
+            procs.stop_all([record], 2.0)
+            raise StartupFailed(f"redis-server did not start:\n{procs.log_tail(record.log)}")
+        return record
+
+    def _check_ports(self, nodes: int) -> None:
+        cfg = self.config
+        wanted = [("redis", cfg.redis_port), ("balancer", cfg.balancer_port)]
+        wanted += [(node_name(i), cfg.port_of(i)) for i in range(1, nodes + 1)]
+        ports = [port for _, port in wanted]
+        if len(set(ports)) != len(ports):
+            raise PortInUse(f"the cluster's ports overlap: {wanted}")
+        for what, port in wanted:
+            if not procs.port_free(cfg.host, port):
+                raise PortInUse(
+                    f"port {cfg.host}:{port} ({what}) is already in use: stop what listens "
+                    "there (`cluster down` if it is an older cluster) or choose other ports "
+                    "(CLUSTER_BALANCER_PORT, CLUSTER_NODE_PORT, CLUSTER_REDIS_PORT)"
+                )
+
+    def wait_ready(self, state: LocalState, urls: set[str]) -> None:
+        """Wait until the balancer reports every one of ``urls`` up; fail fast if a process dies."""
+        deadline = time.monotonic() + self.config.ready_timeout
+        last: Any = "no answer"
+        watched = [p for p in state.processes() if p.role != "node" or p.url(state.host) in urls]
+        while time.monotonic() < deadline:
+            for record in watched:
+                if procs.state_of(record) is NodeState.STOPPED:
+                    tail = procs.log_tail(record.log)
+                    raise StartupFailed(
+                        f"{record.name} exited while starting; {record.log}:\n{tail}"
+                    )
+            try:
+                last = self.balancer_status()
+                if all_backends_up(last, urls):
+                    return
+            except OSError as exc:
+                last = exc
+            time.sleep(0.1)
+        raise StartupFailed(
+            f"the balancer did not report {sorted(urls)} up within "
+            f"{self.config.ready_timeout:.0f}s (last answer: {last}); logs in {self.logs}"
+        )
+
+    # -- Runtime ---------------------------------------------------------------------------------
+
+    def up(self, nodes: int) -> ClusterStatus:
+        with self._locked():
+            old = load_state(self.state_path)
+            if old and any(procs.state_of(p) is not NodeState.STOPPED for p in old.processes()):
+                raise AlreadyRunning(f"a cluster already runs from {self.dir} (`cluster down`)")
+            binary = shutil.which("redis-server")
+            if binary is None:
+                raise MissingDependency(REDIS_HINT)
+            self._check_ports(nodes)
+            self.logs.mkdir(parents=True, exist_ok=True)
+            secret = self.dir / "jwt-secret"
+            ensure_secret(secret)
+            redis = self._spawn_redis(binary)
+            state = LocalState(self.config.host, str(secret.resolve()), redis, None, ())
+            save_state(self.state_path, state)
+            try:
+                for index in range(1, nodes + 1):
+                    state = state.with_node(
+                        self._spawn_node(state, index, self.config.port_of(index))
+                    )
+                    save_state(self.state_path, state)
+                balancer = self._spawn_balancer(state, self.config.balancer_port)
+                state = dataclasses.replace(state, balancer=balancer)
+                save_state(self.state_path, state)
+                self.wait_ready(state, {n.url(state.host) for n in state.nodes})
+            except BaseException:
+                self._stop(state)
+                self.state_path.unlink(missing_ok=True)
+                raise
+        return self.status()
+
+    def _stop(self, state: LocalState) -> list[str]:
+        timeout = self.config.stop_timeout
+        stopped = procs.stop_all([state.balancer] if state.balancer else [], timeout)
+        stopped += procs.stop_all(state.nodes, timeout)
+        stopped += procs.stop_all([state.redis], timeout)
+        return [r.name for r in stopped]
+
+    def down(self) -> list[str]:
+        with self._locked():
+            state = load_state(self.state_path)
+            if state is None:
+                return []
+            stopped = self._stop(state)
+            self.state_path.unlink(missing_ok=True)
+            return stopped
+
+    def status(self) -> ClusterStatus:
+        state = self._state()
+        balancer_port = state.balancer.port if state.balancer else self.config.balancer_port
+        nodes = tuple(
+            NodeInfo(n.name, n.url(state.host), n.pid, None, procs.state_of(n)) for n in state.nodes
+        )
+        return ClusterStatus(
+            runtime="local",
+            balancer=f"http://{state.host}:{balancer_port}",
+            redis=f"redis://{state.host}:{state.redis.port}/0",
+            nodes=nodes,
+        )
+
+    def processes(self) -> tuple[ProcRecord, ...]:
+        """Every process of the running cluster (for ``status`` and the tests)."""
+        return self._state().processes()
+
+    def signal(self, node: str, signal: str) -> None:
+        # A signal to a process that is already gone is a no-op, as for `kill` on a dead pid.
+        procs.send(self._node(self._state(), node), signal)
+
+    def restart(self, node: str, *, wait: bool = True) -> NodeInfo:
+        state = self._state()
+        old = self._node(state, node)
+        procs.stop_all([old], self.config.stop_timeout)
+        with self._locked():
+            state = self._state()
+            index = int(old.name.rsplit("-", 1)[1])
+            record = self._spawn_node(state, index, old.port)
+            state = state.with_node(record)
+            save_state(self.state_path, state)
+        if wait:
+            self.wait_ready(state, {record.url(state.host)})
+        return NodeInfo(record.name, record.url(state.host), record.pid, None, NodeState.RUNNING)
+
+    def rolling_restart(self) -> None:
+        for record in self._state().nodes:
+            self.restart(record.name, wait=True)
+
+    def scale(self, nodes: int) -> ClusterStatus:
+        with self._locked():
+            state = self._state()
+            gone = state.nodes[nodes:]
+            for _ in range(nodes - len(state.nodes)):
+                index = next_node_index(state)
+                port = self.config.port_of(index)
+                if not procs.port_free(state.host, port):
+                    raise PortInUse(f"port {state.host}:{port} (node-{index}) is already in use")
+                state = state.with_node(self._spawn_node(state, index, port))
+            for record in gone:
+                state = state.without_node(record.name)
+            # The balancer reads its backends once at start: replace it with the new list.
+            if state.balancer:
+                procs.stop_all([state.balancer], self.config.stop_timeout)
+                balancer = self._spawn_balancer(state, state.balancer.port)
+                state = LocalState(
+                    state.host, state.secret_file, state.redis, balancer, state.nodes
+                )
+            save_state(self.state_path, state)
+            procs.stop_all(gone, self.config.stop_timeout)
+        self.wait_ready(state, {n.url(state.host) for n in state.nodes})
+        return self.status()
+
+    def balancer_status(self) -> dict[str, Any]:
+        state = load_state(self.state_path)
+        port = state.balancer.port if state and state.balancer else self.config.balancer_port
+        return procs.get_json(f"http://{self.config.host}:{port}/_lb/status")

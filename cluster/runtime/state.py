@@ -1,0 +1,165 @@
+"""The local runtime's state file and the pure decisions made from it.
+
+``state.json`` records every process ``cluster up`` started: its role, name, port, pid and the
+start time the kernel gave it (``/proc/<pid>/stat`` field 22, in clock ticks). A pid alone is
+not an identity: after a crash the kernel may hand the same pid to an unrelated process, so a
+process counts as ours only when pid *and* start time match. Nothing here does I/O except
+``read_proc_stat``; the rest is plain functions over dataclasses, unit-tested.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cluster.runtime import NodeState
+
+STATE_VERSION = 1
+
+
+class StateError(ValueError):
+    """``state.json`` cannot be read as a cluster state."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProcRecord:
+    """One process the runtime started."""
+
+    role: str  # "redis" | "node" | "balancer"
+    name: str
+    port: int
+    pid: int
+    start_ticks: int
+    log: str
+
+    def url(self, host: str) -> str:
+        return f"http://{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalState:
+    host: str
+    secret_file: str
+    redis: ProcRecord
+    balancer: ProcRecord | None
+    nodes: tuple[ProcRecord, ...]
+
+    def processes(self) -> tuple[ProcRecord, ...]:
+        """Every process, in the order ``down`` stops them (traffic first, data last)."""
+        head = (self.balancer,) if self.balancer else ()
+        return (*head, *self.nodes, self.redis)
+
+    def node(self, name: str) -> ProcRecord | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
+    def with_node(self, record: ProcRecord) -> LocalState:
+        """This state with ``record`` replacing the node of the same name (or appended)."""
+        nodes = [record if n.name == record.name else n for n in self.nodes]
+        if self.node(record.name) is None:
+            nodes.append(record)
+        return replace(self, nodes=tuple(nodes))
+
+    def without_node(self, name: str) -> LocalState:
+        return replace(self, nodes=tuple(n for n in self.nodes if n.name != name))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "runtime": "local",
+            "host": self.host,
+            "secret_file": self.secret_file,
+            "redis": asdict(self.redis),
+            "balancer": asdict(self.balancer) if self.balancer else None,
+            "nodes": [asdict(n) for n in self.nodes],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> LocalState:
+        try:
+            if data.get("version") != STATE_VERSION or data.get("runtime") != "local":
+                raise StateError(f"unsupported state (version {data.get('version')!r})")
+            balancer = data["balancer"]
+            return cls(
+                host=str(data["host"]),
+                secret_file=str(data["secret_file"]),
+                redis=ProcRecord(**data["redis"]),
+                balancer=ProcRecord(**balancer) if balancer else None,
+                nodes=tuple(ProcRecord(**n) for n in data["nodes"]),
+            )
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise StateError(f"malformed cluster state: {exc}") from exc
+
+
+def load_state(path: Path) -> LocalState | None:
+    """The state in ``path``, or ``None`` when there is none."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        return LocalState.from_json(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise StateError(f"{path} is not JSON: {exc}") from exc
+
+
+def save_state(path: Path, state: LocalState) -> None:
+    """Write atomically, so a reader never sees half a file."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state.to_json(), indent=2) + "\n")
+    tmp.replace(path)
+
+
+def parse_proc_stat(text: str) -> tuple[str, int]:
+    """``(state letter, start time in ticks)`` from the text of ``/proc/<pid>/stat``.
+
+    The command name (field 2) is in parentheses and may itself contain spaces or ``)``, so
+    fields are counted from the *last* closing parenthesis.
+    """
+    rest = text[text.rindex(")") + 2 :].split()
+    # rest[0] is field 3 (state); field 22 (starttime) is rest[19].
+    return rest[0], int(rest[19])
+
+
+def read_proc_stat(pid: int) -> tuple[str, int] | None:
+    try:
+        return parse_proc_stat(Path(f"/proc/{pid}/stat").read_text())
+    except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
+        return None
+
+
+def classify(record: ProcRecord, stat: tuple[str, int] | None) -> NodeState:
+    """Whether ``record``'s process runs, is frozen, or is gone (pid reused counts as gone)."""
+    if stat is None:
+        return NodeState.STOPPED
+    letter, start_ticks = stat
+    if start_ticks != record.start_ticks or letter in ("Z", "X", "x"):
+        return NodeState.STOPPED
+    if letter in ("T", "t"):
+        return NodeState.PAUSED
+    return NodeState.RUNNING
+
+
+def node_name(index: int) -> str:
+    return f"node-{index}"
+
+
+def next_node_index(state: LocalState) -> int:
+    """The smallest node number not in use (``node-1``, ``node-2`` …)."""
+    used = {n.name for n in state.nodes}
+    index = 1
+    while node_name(index) in used:
+        index += 1
+    return index
+
+
+def backends(state: LocalState) -> str:
+    """``BALANCER_BACKENDS`` for the nodes of ``state``."""
+    return ",".join(n.url(state.host) for n in state.nodes)
+
+
+def all_backends_up(lb_status: dict[str, Any], urls: set[str]) -> bool:
+    """True when the balancer reports every one of ``urls`` as ``up``."""
+    states = {b.get("url", "").rstrip("/"): b.get("state") for b in lb_status.get("backends", [])}
+    return all(states.get(url.rstrip("/")) == "up" for url in urls)

@@ -5,9 +5,16 @@ signature and claims first (pure, no I/O), then asks a ``Revocation`` whether th
 revoked. Each mode of DESIGN.md's table is one ``Revocation`` subclass:
 
     Revocation (abstract)
-     ├── NoRevocation          mode "none": nothing is stored or checked; logout cannot take a
-     │                          token back before its ``exp``
-     └── (later) the denylist, denylist-fail-open and cached modes
+     ├── NoRevocation                  "none": nothing is stored or checked; logout cannot take
+     │                                  a token back before its ``exp``
+     ├── DenylistRevocation            "denylist": one Redis round trip per request; Redis down
+     │    │                             → ``RevocationUnavailable`` (503, fail closed)
+     │    └── FailOpenDenylistRevocation "denylist-fail-open": Redis down → the token is
+     │                                    accepted, counted and logged
+     └── CachedRevocation              "cached": an in-memory set kept current by pub/sub and a
+                                        periodic resync; no Redis call on the request path
+    (the last three live in ``revocation_denylist`` and ``revocation_cached``; the Redis keys
+    they share in ``revocation_store``)
 
 Exceptions:
 
@@ -33,6 +40,24 @@ class RevocationError(Exception):
 
 class RevocationUnavailable(RevocationError):
     """The revocation store could not be asked; the caller answers 503 (fail closed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationSettings:
+    """Tuning shared by the Redis-backed modes; the defaults suit a loopback or LAN Redis."""
+
+    #: Upper bound of a Redis call on the request path (the denylist check), in seconds.
+    check_timeout: float = 0.25
+    #: Upper bound of a logout write or a resync, in seconds.
+    write_timeout: float = 1.0
+    #: After a failed check, calls fail at once for this long, then one trial goes to Redis.
+    breaker_open_for: float = 0.25
+    #: ``cached``: how often the whole set is re-read (heals a missed pub/sub message), seconds.
+    resync_interval: float = 5.0
+    #: The longest token lifetime: how long a logout-all's not-before time must be kept.
+    max_token_ttl: int = 86400
+    #: At most one warning per this many seconds for repeated Redis failures.
+    log_every: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +118,24 @@ class NoRevocation(Revocation):
         return None
 
 
-def create_revocation(mode: str, redis: Redis, registry: CollectorRegistry) -> Revocation:
+def create_revocation(
+    mode: str,
+    redis: Redis,
+    registry: CollectorRegistry,
+    settings: RevocationSettings | None = None,
+) -> Revocation:
     """The ``Revocation`` for ``mode`` (one of ``MODES``); metrics go into ``registry``."""
+    # Imported here: those modules import this one for the base class.
+    from nodes.revocation_cached import CachedRevocation
+    from nodes.revocation_denylist import DenylistRevocation, FailOpenDenylistRevocation
+
+    settings = settings or RevocationSettings()
     if mode == "none":
         return NoRevocation()
-    raise ValueError(f"REVOCATION={mode!r} is not implemented yet; known modes: {', '.join(MODES)}")
+    if mode == "denylist":
+        return DenylistRevocation(redis, registry, settings)
+    if mode == "denylist-fail-open":
+        return FailOpenDenylistRevocation(redis, registry, settings)
+    if mode == "cached":
+        return CachedRevocation(redis, registry, settings)
+    raise ValueError(f"REVOCATION={mode!r} is not a known mode; known modes: {', '.join(MODES)}")

@@ -21,7 +21,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cluster.config import ClusterConfig, ConfigError
-from cluster.runtime import RUNTIMES, ClusterError, ClusterStatus, Runtime, get_runtime
+from cluster.runtime import (
+    RUNTIMES,
+    ClusterError,
+    ClusterStatus,
+    Runtime,
+    find_runtime,
+    get_runtime,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,13 +70,8 @@ def config_from(args: argparse.Namespace) -> ClusterConfig:
 
 def runtime_for(args: argparse.Namespace, config: ClusterConfig) -> Runtime:
     requested = args.runtime or os.environ.get("RUNTIME") or "auto"
-    running_local = (config.state_dir / "state.json").exists()
-    if requested == "auto" and args.command != "up" and running_local:
-        # Act on the cluster that runs, whatever `auto` would start now.
-        runtime, _ = get_runtime("local", config)
-        print("runtime: local (the cluster running from this state directory)", file=sys.stderr)
-        return runtime
-    runtime, reason = get_runtime(requested, config)
+    pick = get_runtime if args.command == "up" else find_runtime
+    runtime, reason = pick(requested, config)
     print(reason, file=sys.stderr)
     return runtime
 

@@ -207,6 +207,15 @@ def choose_runtime(requested: str, docker_built: bool, engine_answers: bool) -> 
     return "docker", "runtime: docker (auto: a Docker engine answered)"
 
 
+def find_runtime(requested: str, config: ClusterConfig) -> tuple[Runtime, str]:
+    """The runtime of the cluster that already runs: ``auto`` means local when ``state.json``
+    of ``config.state_dir`` exists (whatever ``auto`` would pick to start a new cluster)."""
+    if requested == "auto" and (config.state_dir / "state.json").exists():
+        runtime, _ = get_runtime("local", config)
+        return runtime, "runtime: local (the cluster running from this state directory)"
+    return get_runtime(requested, config)
+
+
 def get_runtime(requested: str, config: ClusterConfig) -> tuple[Runtime, str]:
     """The runtime for ``requested`` (``auto``, ``local`` or ``docker``) and why it was chosen."""
     docker_built = importlib.util.find_spec("cluster.runtime.docker") is not None

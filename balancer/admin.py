@@ -1,0 +1,136 @@
+"""The balancer's own endpoints under ``/_lb/`` (never proxied).
+
+``GET /_lb/status``: DESIGN.md's JSON (strategy, backends with state and counters, retries).
+``GET /_lb/metrics``: Prometheus text, rendered at scrape time from the plain counters that the
+hot path increments (no metric object is touched per request).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from http import HTTPStatus
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from balancer.context import LATENCY_BUCKETS, Proxy
+from balancer.health import State
+from cluster.problem import PROBLEM_CONTENT_TYPE, problem_bytes
+
+JSON = b"application/json"
+PROM = b"text/plain; version=0.0.4; charset=utf-8"
+
+
+def reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
+
+
+def status_document(proxy: Proxy) -> dict[str, object]:
+    return {
+        "strategy": "round_robin",
+        "backends": [
+            {
+                "name": b.name,
+                "url": b.url,
+                "state": b.state.value,
+                "in_flight": b.in_flight,
+                "requests": b.requests,
+                "failures": b.failures,
+                "ejections": b.health.ejections,
+            }
+            for b in proxy.pool.backends
+        ],
+        "retries": proxy.pool.retries,
+    }
+
+
+def handle(proxy: Proxy, method: str, target: bytes) -> tuple[int, bytes, bytes]:
+    """(status, content type, body) for a request under ``/_lb/``."""
+    path = target.split(b"?", 1)[0]
+    if path not in (b"/_lb/status", b"/_lb/metrics"):
+        return 404, PROBLEM_CONTENT_TYPE.encode(), problem_bytes(404, f"no such path: {path!r}")
+    if method not in ("GET", "HEAD"):
+        return 405, PROBLEM_CONTENT_TYPE.encode(), problem_bytes(405, "only GET is allowed")
+    if path == b"/_lb/status":
+        return 200, JSON, json.dumps(status_document(proxy)).encode()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector(proxy))
+    return 200, PROM, generate_latest(registry)
+
+
+class _Collector(Collector):
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+
+    def collect(self) -> Iterator[Metric]:
+        proxy, stats = self.proxy, self.proxy.stats
+        labels = ["backend", "url"]
+        up = GaugeMetricFamily(
+            "balancer_backend_up", "1 when the backend gets traffic", labels=labels
+        )
+        state = GaugeMetricFamily(
+            "balancer_backend_state", "1 for the backend's current state", labels=[*labels, "state"]
+        )
+        in_flight = GaugeMetricFamily(
+            "balancer_backend_in_flight", "requests in flight", labels=labels
+        )
+        requests = CounterMetricFamily("balancer_backend_requests", "attempts sent", labels=labels)
+        failures = CounterMetricFamily(
+            "balancer_backend_failures", "failed attempts", labels=labels
+        )
+        ejections = CounterMetricFamily("balancer_backend_ejections", "ejections", labels=labels)
+        for b in proxy.pool.backends:
+            key = [b.name, b.url]
+            up.add_metric(key, 1.0 if b.state is State.UP else 0.0)
+            for s in State:
+                state.add_metric([*key, s.value], 1.0 if b.state is s else 0.0)
+            in_flight.add_metric(key, b.in_flight)
+            requests.add_metric(key, b.requests)
+            failures.add_metric(key, b.failures)
+            ejections.add_metric(key, b.health.ejections)
+        yield from (up, state, in_flight, requests, failures, ejections)
+        responses = CounterMetricFamily(
+            "balancer_responses", "responses by status", labels=["code"]
+        )
+        for code, count in sorted(stats.codes.items()):
+            responses.add_metric([str(code)], count)
+        local = CounterMetricFamily(
+            "balancer_local_responses", "answers the balancer made itself", labels=["code"]
+        )
+        for code, count in sorted(stats.local.items()):
+            local.add_metric([str(code)], count)
+        yield from (responses, local)
+        yield CounterMetricFamily(
+            "balancer_retries", "attempts that were retries", proxy.pool.retries
+        )
+        yield CounterMetricFamily(
+            "balancer_retry_budget_denied", "retries refused by the budget", stats.budget_denied
+        )
+        yield CounterMetricFamily(
+            "balancer_responses_aborted", "responses cut mid-body", stats.aborted
+        )
+        yield GaugeMetricFamily("balancer_active_requests", "requests in flight", proxy.active)
+        yield _histogram(stats.latency_buckets, stats.latency_sum)
+
+
+def _histogram(counts: list[int], total: float) -> HistogramMetricFamily:
+    cumulative, buckets = 0, []
+    for bound, count in zip((*map(str, LATENCY_BUCKETS), "+Inf"), counts, strict=True):
+        cumulative += count
+        buckets.append((bound, float(cumulative)))
+    return HistogramMetricFamily(
+        "balancer_request_duration_seconds",
+        "time from a request's last byte to its response's last byte",
+        buckets=buckets,
+        sum_value=total,
+    )

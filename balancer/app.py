@@ -1,0 +1,112 @@
+"""The balancer's factory and lifecycle.
+
+The hot path is not an aiohttp application (asyncio protocols and httptools are several times
+faster for a proxy), so ``create_balancer`` returns a ``Balancer`` whose ``start``/``stop`` play
+the part of aiohttp's ``cleanup_ctx``: each resource is set up and torn down in one place, in
+reverse order, through an ``AsyncExitStack``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+import aiohttp
+
+from balancer.config import BalancerConfig
+from balancer.context import Proxy
+from balancer.discovery import Resolver, discover_forever, refresh, resolve_a
+from balancer.pool import Pool
+from balancer.probes import probe_forever
+from balancer.server import ClientProtocol
+
+log = logging.getLogger("balancer.app")
+
+
+class Balancer:
+    """A running balancer: listening socket, pool, probes and discovery."""
+
+    def __init__(self, config: BalancerConfig, resolver: Resolver | None = None) -> None:
+        self.config = config
+        self.resolver = resolver or resolve_a
+        self._stack = contextlib.AsyncExitStack()
+        self._proxy: Proxy | None = None
+        self.port = config.port
+
+    @property
+    def proxy(self) -> Proxy:
+        assert self._proxy is not None, "start() first"
+        return self._proxy
+
+    async def start(self) -> None:
+        config = self.config
+        proxy = self._proxy = Proxy(config, Pool(config.backends, config.rise, config.fall))
+        wake = asyncio.Event()
+        if config.discover is not None:
+            await refresh(proxy, self.resolver, *config.discover)
+            await self._stack.enter_async_context(
+                _task(discover_forever(proxy, self.resolver, *config.discover, wake))
+            )
+        session = await self._stack.enter_async_context(
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        )
+        await self._stack.enter_async_context(_task(probe_forever(proxy, session, wake)))
+        self._stack.push_async_callback(self._drain)
+        server = await proxy.loop.create_server(
+            lambda: ClientProtocol(proxy), config.host, config.port, backlog=1024
+        )
+        self.port = server.sockets[0].getsockname()[1]
+        self._stack.push_async_callback(_close_server, server)
+        log.info(
+            "balancer listening",
+            extra={
+                "host": config.host,
+                "port": self.port,
+                "backends": list(config.backends),
+                "discover": config.discover,
+            },
+        )
+
+    async def stop(self) -> None:
+        """Graceful: stop accepting, let in-flight requests finish (up to the grace), close."""
+        await self._stack.aclose()
+
+    async def _drain(self) -> None:
+        proxy = self.proxy
+        proxy.closing = True
+        for connection in list(proxy.connections):
+            connection.close_if_idle()
+        loop = proxy.loop
+        deadline = loop.time() + self.config.shutdown_grace
+        # Polls two counters the hot path keeps; an Event would cost every request a check.
+        while (proxy.active or proxy.connections) and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        for connection in list(proxy.connections):
+            if connection.transport is not None:
+                connection.transport.close()
+        for backend in proxy.pool.backends:
+            backend.close_idle()
+        log.info("balancer stopped", extra={"unfinished": proxy.active})
+
+
+async def _close_server(server: asyncio.AbstractServer) -> None:
+    server.close()  # first: no new connections while the rest drains
+
+
+@contextlib.asynccontextmanager
+async def _task(coro: Coroutine[Any, Any, None]) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.ensure_future(coro)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def create_balancer(config: BalancerConfig, resolver: Resolver | None = None) -> Balancer:
+    """The balancer for ``config``; ``resolver`` replaces DNS (tests)."""
+    return Balancer(config, resolver)

@@ -1,0 +1,360 @@
+"""One client request forwarded to the backends, attempt after attempt.
+
+The exchange is driven by callbacks (no coroutine per request: this is the hot path). Each
+attempt picks a backend (``Pool.pick``), sends the buffered request on a pooled keep-alive
+connection (or a new one, under the connect timeout), and waits for the response head under the
+per-try timeout. A failure feeds passive health (``Pool.eject``) and the pure retry decision
+(``retry.decide``); a response is streamed to the client chunk by chunk as it arrives, and from
+the first byte on nothing is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from balancer.headers import Forward, filter_response
+from balancer.retry import EJECTING, NEVER_SENT, Decision, Outcome, decide
+from balancer.upstream import UpstreamProtocol
+
+if TYPE_CHECKING:
+    from balancer.context import Proxy
+    from balancer.pool import Backend
+    from balancer.server import ClientProtocol
+
+log = logging.getLogger("balancer.exchange")
+
+_BODYLESS_STATUS = frozenset({204, 304})
+_RETRY_STATUS = {502: Outcome.STATUS_502, 503: Outcome.STATUS_503}
+
+
+@dataclass(slots=True)
+class Request:
+    """A client request, its body buffered so that it can be sent again."""
+
+    method: str
+    target: bytes
+    http11: bool
+    keep_alive: bool
+    forward: Forward
+    body: bytes
+    started: float  # loop time
+
+    def payload(self) -> bytes:
+        length = b"Content-Length: %d\r\n" % len(self.body) if self.body else b""
+        if not self.body and self.method in ("POST", "PUT", "PATCH"):
+            length = b"Content-Length: 0\r\n"
+        head = b"%s %s HTTP/1.1\r\n" % (self.method.encode(), self.target)
+        return b"".join((head, self.forward.lines, length, b"\r\n", self.body))
+
+
+class Exchange:
+    __slots__ = (
+        "backend",
+        "chunked",
+        "client",
+        "conn",
+        "done",
+        "explain",
+        "last_activity",
+        "out",
+        "payload",
+        "proxy",
+        "request",
+        "retrying",
+        "started",
+        "status",
+        "timer",
+        "tried",
+        "until_close",
+    )
+
+    def __init__(self, proxy: Proxy, client: ClientProtocol, request: Request) -> None:
+        self.proxy = proxy
+        self.client = client
+        self.request = request
+        self.payload = request.payload()
+        self.tried: list[Backend] = []
+        self.backend: Backend | None = None
+        self.conn: UpstreamProtocol | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.started = False  # a byte of the response went to the client
+        self.done = False
+        self.retrying = False
+        self.chunked = False
+        self.until_close = False
+        self.status = 0
+        self.last_activity = 0.0
+        self.out: list[bytes] = []
+        self.explain: list[str] | None = [] if request.forward.explain else None
+
+    def start(self) -> None:
+        self.proxy.active += 1
+        self._attempt()
+
+    # -- attempts ----------------------------------------------------------------------------
+    def _attempt(self) -> None:
+        pool = self.proxy.pool
+        backend = pool.pick(self.tried)
+        if backend is None and not self.tried and not pool.any_up():
+            backend = pool.fallback()  # nothing is up: the least recently failed, once
+        if backend is None:
+            self._give_up(None)
+            return
+        self.backend = backend
+        self.tried.append(backend)
+        backend.in_flight += 1
+        backend.requests += 1
+        conn = backend.take_idle()
+        if conn is None:
+            self.proxy.spawn(self._connect(backend))
+        else:
+            self._send(conn)
+
+    async def _connect(self, backend: Backend) -> None:
+        loop = self.proxy.loop
+        factory = functools.partial(UpstreamProtocol, backend)
+        try:
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(factory, backend.host, backend.port),
+                self.proxy.config.connect_timeout,
+            )
+        except TimeoutError:
+            self._failed(Outcome.CONNECT_TIMEOUT)
+        except OSError:
+            self._failed(Outcome.CONNECT_FAILED)
+        else:
+            self._send(conn)
+
+    def _send(self, conn: UpstreamProtocol) -> None:
+        self.conn = conn
+        conn.send(self, self.payload)
+        self.timer = self.proxy.loop.call_later(self.proxy.config.try_timeout, self._on_timer)
+
+    def _decide(self, outcome: Outcome) -> Decision:
+        proxy = self.proxy
+        config = proxy.config
+        decision = decide(
+            method=self.request.method,
+            outcome=outcome,
+            has_idempotency_key=self.request.forward.idempotency_key,
+            attempt=len(self.tried),
+            max_tries=config.max_tries,
+            response_started=self.started,
+            budget_left=self.retrying or proxy.budget_left(),
+            other_backend=proxy.pool.has_other(self.tried),
+        )
+        if decision.reason == "budget-exhausted":
+            proxy.stats.budget_denied += 1
+        return decision
+
+    def _failed(self, outcome: Outcome) -> None:
+        """The attempt failed before any byte went to the client."""
+        self._cancel_timer()
+        backend = self.backend
+        assert backend is not None
+        backend.in_flight -= 1
+        if outcome in EJECTING:
+            self.proxy.pool.eject(backend, outcome.value, self.request.forward.request_id.decode())
+        else:
+            backend.failures += 1
+        decision = self._decide(outcome)
+        self._note(backend, outcome.value, decision)
+        if decision.retry:
+            self._retry()
+        else:
+            self._give_up(outcome)
+
+    def _retry(self) -> None:
+        self.proxy.pool.retries += 1
+        if not self.retrying:
+            self.retrying = True
+            self.proxy.active_retries += 1
+        self._attempt()
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        conn = self.conn
+        if conn is None:
+            return
+        if not self.started:
+            conn.detach()
+            self._failed(Outcome.TIMEOUT)
+            return
+        idle = self.proxy.loop.time() - self.last_activity
+        timeout = self.proxy.config.try_timeout
+        if idle < timeout:
+            self.timer = self.proxy.loop.call_later(timeout - idle, self._on_timer)
+            return
+        conn.detach()
+        self._truncated(Outcome.TIMEOUT)
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    # -- events from the upstream connection -------------------------------------------------
+    def on_head(
+        self, conn: UpstreamProtocol, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        backend = self.backend
+        assert backend is not None
+        outcome = _RETRY_STATUS.get(status)
+        if outcome is not None:
+            backend.failures += 1
+            decision = self._decide(outcome)
+            self._note(backend, outcome.value, decision)
+            if decision.retry:
+                self._cancel_timer()
+                conn.detach()
+                backend.in_flight -= 1
+                self._retry()
+                return
+        elif self.explain is not None:
+            self.explain.append(f"try={len(self.tried)} backend={backend.name} outcome={status}")
+        self.status = status
+        self.started = True
+        self.last_activity = self.proxy.loop.time()
+        self.out.append(self._head(status, reason, headers))
+        if self.request.method == "HEAD":  # no body follows, whatever the headers say
+            conn.detach()
+            self.on_complete(conn, False)
+
+    def _head(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+        up = filter_response(headers)
+        backend = self.backend
+        if up.served_by is not None and backend is not None:
+            backend.learn_name(up.served_by)
+        request = self.request
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason), *up.lines]
+        lines += (b"X-Request-ID: ", request.forward.request_id, b"\r\n")
+        if self.explain is not None:
+            explain = "; ".join(self.explain).encode("latin-1", "replace")
+            lines += (b"X-LB-Explain: ", explain, b"\r\n")
+        if request.method == "HEAD" or status in _BODYLESS_STATUS:
+            if up.content_length is not None:
+                lines += (b"Content-Length: ", up.content_length, b"\r\n")
+        elif up.content_length is not None:
+            lines += (b"Content-Length: ", up.content_length, b"\r\n")
+        elif request.http11:
+            self.chunked = True
+            lines.append(b"Transfer-Encoding: chunked\r\n")
+            self.until_close = not up.chunked
+        else:
+            self.until_close = not up.chunked
+            self.client.close_after = True
+        if self.client.close_after or self.proxy.closing:
+            self.client.close_after = True
+            lines.append(b"Connection: close\r\n")
+        lines.append(b"\r\n")
+        return b"".join(lines)
+
+    def on_body(self, body: bytes) -> None:
+        if self.chunked:
+            self.out += (b"%x\r\n" % len(body), body, b"\r\n")
+        else:
+            self.out.append(body)
+
+    def flush(self) -> None:
+        if self.out:
+            self.client.write(b"".join(self.out))
+            self.out.clear()
+            self.last_activity = self.proxy.loop.time()
+
+    def on_complete(self, conn: UpstreamProtocol, keep_alive: bool) -> None:
+        self._cancel_timer()
+        if self.chunked:
+            self.out.append(b"0\r\n\r\n")
+        self.flush()
+        backend = self.backend
+        assert backend is not None
+        backend.in_flight -= 1
+        if keep_alive:
+            backend.give_back(conn)
+        else:
+            conn.close()
+        self._finish(self.status)
+
+    def on_upstream_lost(self, conn: UpstreamProtocol) -> None:
+        if not self.started:
+            self._failed(Outcome.RESET)
+        elif self.until_close:
+            self.on_complete(conn, False)
+        else:
+            self._truncated(Outcome.RESET)
+
+    def on_upstream_garbage(self, conn: UpstreamProtocol) -> None:
+        if self.started:
+            self._truncated(Outcome.BAD_RESPONSE)
+        else:
+            self._failed(Outcome.BAD_RESPONSE)
+
+    # -- endings -----------------------------------------------------------------------------
+    def _truncated(self, outcome: Outcome) -> None:
+        """The backend failed mid-response: the client connection is cut (nothing can be redone)."""
+        self._cancel_timer()
+        backend = self.backend
+        assert backend is not None
+        backend.in_flight -= 1
+        self.proxy.pool.eject(backend, outcome.value, self.request.forward.request_id.decode())
+        self.proxy.stats.aborted += 1
+        self.flush()
+        self.client.abort()
+        self._finish(self.status)
+
+    def _give_up(self, outcome: Outcome | None) -> None:
+        if outcome is None:
+            status, detail = 503, "no backend is up"
+        elif outcome in NEVER_SENT:
+            status, detail = 503, "no backend could be reached"
+        elif outcome is Outcome.TIMEOUT:
+            status, detail = 504, "the backend did not answer in time"
+        else:
+            status, detail = 502, f"the backend failed ({outcome.value})"
+        extra: list[tuple[bytes, bytes]] = []
+        if status == 503:
+            extra.append((b"Retry-After", b"1"))
+        if self.explain is not None:
+            if outcome is None and not self.tried:
+                self.explain.append("no backend to try")
+            extra.append((b"X-LB-Explain", "; ".join(self.explain).encode("latin-1", "replace")))
+        self.client.respond_problem(
+            status, detail, self.request.forward.request_id, extra, tries=len(self.tried)
+        )
+        self.proxy.stats.local[status] = self.proxy.stats.local.get(status, 0) + 1
+        self._finish(status)
+
+    def _finish(self, status: int) -> None:
+        self.done = True
+        proxy = self.proxy
+        proxy.active -= 1
+        if self.retrying:
+            proxy.active_retries -= 1
+        request = self.request
+        elapsed = proxy.loop.time() - request.started
+        proxy.stats.observe(status, elapsed)
+        if log.isEnabledFor(logging.DEBUG) or len(self.tried) > 1:
+            log.log(
+                logging.INFO if len(self.tried) > 1 else logging.DEBUG,
+                "request",
+                extra={
+                    "request_id": request.forward.request_id.decode(),
+                    "method": request.method,
+                    "path": request.target.decode("latin-1")[:200],
+                    "status": status,
+                    "tries": [b.name for b in self.tried],
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )
+        self.client.exchange_done()
+
+    def _note(self, backend: Backend, outcome: str, decision: Decision) -> None:
+        if self.explain is not None:
+            then = "retry" if decision.retry else f"stop({decision.reason})"
+            self.explain.append(
+                f"try={len(self.tried)} backend={backend.name} outcome={outcome} then={then}"
+            )

@@ -1,0 +1,157 @@
+"""The backends: their health, counters and idle keep-alive connections.
+
+``Pool`` owns the list (static, or kept in step with DNS by ``discovery``) and applies the pure
+decisions of ``pick`` and ``health`` to it. A backend that leaves DNS is *retired*: it gets no
+new requests and is dropped once its in-flight requests are done.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING
+
+from balancer.health import Health, State
+from balancer.pick import least_recently_failed, round_robin
+
+if TYPE_CHECKING:
+    from balancer.upstream import UpstreamProtocol
+
+log = logging.getLogger("balancer.pool")
+
+MAX_IDLE = 64  # idle keep-alive connections kept per backend
+
+
+class Backend:
+    """One backend: where it is, what the state machine says, what it has served."""
+
+    __slots__ = (
+        "failures",
+        "health",
+        "host",
+        "idle",
+        "in_flight",
+        "name",
+        "port",
+        "requests",
+        "retired",
+        "url",
+    )
+
+    def __init__(self, url: str, rise: int, fall: int) -> None:
+        self.url = url
+        hostport = url.removeprefix("http://")
+        host, _, port = hostport.rpartition(":")
+        self.host, self.port = host, int(port)
+        self.name = hostport  # replaced by the node's name from X-Served-By
+        self.health = Health(rise=rise, fall=fall)
+        self.in_flight = 0
+        self.requests = 0
+        self.failures = 0
+        self.retired = False
+        self.idle: list[UpstreamProtocol] = []
+
+    @property
+    def state(self) -> State:
+        return State.DRAINING if self.retired else self.health.state
+
+    def learn_name(self, served_by: bytes) -> None:
+        name = served_by.decode("latin-1").strip()
+        if name and name != self.name and len(name) <= 100:
+            self.name = name
+
+    def take_idle(self) -> UpstreamProtocol | None:
+        while self.idle:
+            conn = self.idle.pop()
+            if conn.reusable():
+                return conn
+        return None
+
+    def give_back(self, conn: UpstreamProtocol) -> None:
+        if self.retired or len(self.idle) >= MAX_IDLE or not conn.reusable():
+            conn.close()
+        else:
+            self.idle.append(conn)
+
+    def close_idle(self) -> None:
+        while self.idle:
+            self.idle.pop().close()
+
+
+class Pool:
+    """The backend list and the round-robin cursor."""
+
+    def __init__(self, urls: Iterable[str], rise: int, fall: int) -> None:
+        self.rise, self.fall = rise, fall
+        self.backends: list[Backend] = [Backend(url, rise, fall) for url in urls]
+        self._cursor = 0
+        self.retries = 0
+
+    def pick(self, tried: Collection[Backend] = ()) -> Backend | None:
+        """The next up backend in round-robin order, skipping the ones ``tried``."""
+        backends = self.backends
+        eligible = [b.health.state is State.UP and not b.retired for b in backends]
+        skip = [i for i, b in enumerate(backends) if b in tried] if tried else ()
+        index, self._cursor = round_robin(eligible, self._cursor, skip)
+        return None if index is None else backends[index]
+
+    def fallback(self, tried: Collection[Backend] = ()) -> Backend | None:
+        """When nothing is up: the live backend that failed least recently."""
+        backends = self.backends
+        skip = {i for i, b in enumerate(backends) if b.retired or b in tried}
+        index = least_recently_failed([b.health.last_failure for b in backends], skip)
+        return None if index is None else backends[index]
+
+    def has_other(self, tried: Collection[Backend]) -> bool:
+        """Whether an up backend remains that was not tried yet."""
+        return any(
+            b.health.state is State.UP and not b.retired and b not in tried for b in self.backends
+        )
+
+    def any_up(self) -> bool:
+        return any(b.health.state is State.UP and not b.retired for b in self.backends)
+
+    def eject(self, backend: Backend, why: str, request_id: str = "") -> None:
+        """Passive health: a proxied request saw a connect failure, reset or timeout."""
+        backend.failures += 1
+        if backend.health.request_failed(time.monotonic()):
+            log.warning(
+                "backend ejected",
+                extra={
+                    "backend": backend.name,
+                    "url": backend.url,
+                    "reason": why,
+                    "request_id": request_id,
+                },
+            )
+        backend.close_idle()
+
+    def sync(self, urls: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Make the list match ``urls`` (from DNS): new ones start down, gone ones retire."""
+        wanted = list(dict.fromkeys(urls))
+        known = {b.url: b for b in self.backends}
+        added = [u for u in wanted if u not in known]
+        retired = [b.url for b in self.backends if b.url not in wanted and not b.retired]
+        for url in wanted:
+            if url in known and known[url].retired:
+                known[url].retired = False
+                known[url].health = Health(rise=self.rise, fall=self.fall)  # re-probe first
+        for backend in self.backends:
+            if backend.url not in wanted:
+                backend.retired = True
+        self.backends.extend(Backend(u, self.rise, self.fall) for u in added)
+        self.reap()
+        return added, retired
+
+    def reap(self) -> None:
+        """Drop retired backends with nothing in flight."""
+        keep = []
+        for backend in self.backends:
+            if backend.retired and backend.in_flight == 0:
+                backend.close_idle()
+            else:
+                keep.append(backend)
+        if len(keep) != len(self.backends):
+            self.backends = keep
+            self._cursor = 0

@@ -1,0 +1,69 @@
+"""Active health: ``GET /readyz`` on every backend, every ``BALANCER_HEALTH_INTERVAL``.
+
+200 is a good probe, 503 means the node is draining, anything else (a timeout, a refused
+connection, another status) is a failed probe. The results feed ``Health``; the node's name is
+learnt from ``X-Served-By``. A probe round is started early when discovery adds a backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import aiohttp
+
+from balancer.context import Proxy
+from balancer.pool import Backend
+
+log = logging.getLogger("balancer.probes")
+
+
+async def probe_forever(proxy: Proxy, session: aiohttp.ClientSession, wake: asyncio.Event) -> None:
+    interval = proxy.config.health_interval
+    while True:
+        started = time.monotonic()
+        backends = list(proxy.pool.backends)
+        await asyncio.gather(*(probe(proxy, session, b) for b in backends))
+        wake.clear()
+        delay = max(0.0, interval - (time.monotonic() - started))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), delay)
+
+
+async def probe(proxy: Proxy, session: aiohttp.ClientSession, backend: Backend) -> None:
+    """One probe of one backend, applied to its health state machine."""
+    timeout = aiohttp.ClientTimeout(total=proxy.config.health_timeout)
+    status: int | None = None
+    error = ""
+    try:
+        async with session.get(backend.url + "/readyz", timeout=timeout) as response:
+            status = response.status
+            served_by = response.headers.get("X-Served-By")
+            if served_by:
+                backend.learn_name(served_by.encode("latin-1", "replace"))
+            await response.read()
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        error = type(exc).__name__
+    before = backend.health.state
+    if status == 200:
+        changed = backend.health.probe_ok()
+    elif status == 503:
+        changed = backend.health.probe_draining()
+    else:
+        changed = backend.health.probe_failed(time.monotonic())
+    if changed:
+        level = logging.INFO if status == 200 else logging.WARNING
+        log.log(
+            level,
+            "backend state changed",
+            extra={
+                "backend": backend.name,
+                "url": backend.url,
+                "from": before.value,
+                "to": backend.health.state.value,
+                "probe_status": status,
+                "probe_error": error,
+            },
+        )

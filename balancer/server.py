@@ -1,0 +1,251 @@
+"""Client connections: HTTP/1.1 parsing with httptools, limits, and dispatch.
+
+Each connection parses requests, enforces the header-block limit (431) and the body limit (413),
+buffers the body, and hands the request to an ``Exchange``; requests pipelined on one connection
+are answered in order. Paths under ``/_lb/`` are the balancer's own (``admin``) and are never
+proxied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import cast
+
+import httptools
+
+from balancer import admin
+from balancer.context import Proxy
+from balancer.exchange import Exchange, Request
+from balancer.headers import rewrite_request
+from cluster.problem import PROBLEM_CONTENT_TYPE, problem_bytes
+
+log = logging.getLogger("balancer.server")
+
+
+class _Rejected(Exception):
+    """The request cannot be taken; answered locally, then the connection is closed."""
+
+    def __init__(self, status: int, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.extra = status, detail, extra
+
+
+class ClientProtocol(asyncio.Protocol):
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.client_ip = b"unknown"
+        self.queue: deque[Request] = deque()
+        self.exchange: Exchange | None = None
+        self.close_after = False
+        self.rejected = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self.url: list[bytes] = []
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.head_size = 0  # raw bytes received while in the head (a guard before parsing)
+        self.head_count = 0  # request line and header bytes, as parsed
+        self.in_head = True
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.client_ip = str(peer[0]).encode()
+        self.proxy.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.proxy.connections.discard(self)
+        self.queue.clear()
+        exchange = self.exchange
+        if exchange is not None and exchange.started and exchange.conn is not None:
+            exchange.conn.detach()  # nobody reads the rest of this response
+            exchange.on_upstream_lost(exchange.conn)
+
+    def pause_writing(self) -> None:
+        conn = self.exchange.conn if self.exchange else None
+        if conn is not None and conn.transport is not None:
+            conn.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        conn = self.exchange.conn if self.exchange else None
+        if conn is not None and conn.transport is not None and not conn.closed:
+            conn.transport.resume_reading()
+
+    def write(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def close_if_idle(self) -> None:
+        """Shutdown: close now when nothing is in flight, else after the current response."""
+        self.close_after = True
+        if self.exchange is None and not self.queue and self.transport is not None:
+            self.transport.close()
+
+    # -- bytes in ----------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        if self.rejected:
+            return
+        limit = self.proxy.config.max_header
+        if self.in_head:
+            self.head_size += len(data)
+        try:
+            if self.in_head and self.head_size > 2 * limit + 4096:
+                raise _Rejected(431, _header_detail(limit), limit=limit)
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if not isinstance(cause, _Rejected):
+                raise
+            self._reject(cause)
+        except _Rejected as exc:
+            self._reject(exc)
+        except httptools.HttpParserUpgrade:
+            self._reject(_Rejected(501, "protocol upgrades are not supported"))
+        except httptools.HttpParserError as exc:
+            self._reject(_Rejected(400, f"malformed HTTP request: {exc}"))
+
+    def _reject(self, exc: _Rejected) -> None:
+        """Answer locally and close; requests already queued are dropped."""
+        self.rejected = True
+        self.close_after = True
+        if self.exchange is not None:
+            self.queue.clear()
+            return  # the in-flight response ends the connection
+        self.respond_problem(exc.status, exc.detail, b"", [], **exc.extra)
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- httptools callbacks -----------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._reset()
+
+    def on_url(self, url: bytes) -> None:
+        self.url.append(url)
+        self._count_head(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value) + 4)
+        self.headers.append((name, value))
+
+    def _count_head(self, size: int) -> None:
+        self.head_count += size
+        limit = self.proxy.config.max_header
+        if self.head_count > limit:
+            raise _Rejected(431, _header_detail(limit), limit=limit)
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        limit = self.proxy.config.max_body
+        for name, value in self.headers:
+            lower = name.lower()
+            if lower == b"content-length" and value.strip().isdigit() and int(value) > limit:
+                raise _Rejected(413, _body_detail(limit), limit=limit)
+            if lower == b"expect" and value.lower() == b"100-continue" and self.exchange is None:
+                self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        self.body_size += len(body)
+        limit = self.proxy.config.max_body
+        if self.body_size > limit:
+            raise _Rejected(413, _body_detail(limit), limit=limit)
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        parser = self.parser
+        forward = rewrite_request(self.headers, self.client_ip)
+        request = Request(
+            method=parser.get_method().decode("ascii", "replace"),
+            target=b"".join(self.url),
+            http11=parser.get_http_version() == "1.1",
+            keep_alive=parser.should_keep_alive(),
+            forward=forward,
+            body=b"".join(self.body),
+            started=self.proxy.loop.time(),
+        )
+        self.in_head = True
+        self.head_size = 0
+        self.queue.append(request)
+        if self.exchange is None:
+            self._next()
+
+    # -- dispatch ----------------------------------------------------------------------------
+    def _next(self) -> None:
+        while self.queue and self.exchange is None:
+            request = self.queue.popleft()
+            if not request.keep_alive:
+                self.close_after = True
+                self.queue.clear()
+            if request.target.startswith(b"/_lb/"):
+                self._admin(request)
+                continue
+            self.exchange = Exchange(self.proxy, self, request)
+            self.exchange.start()
+        if self.exchange is None and self.close_after and self.transport is not None:
+            self.transport.close()
+
+    def exchange_done(self) -> None:
+        self.exchange = None
+        if self.close_after:
+            self.queue.clear()
+        self._next()
+
+    def _admin(self, request: Request) -> None:
+        status, content_type, body = admin.handle(self.proxy, request.method, request.target)
+        self.respond(status, content_type, body, request.forward.request_id, [])
+        self.proxy.stats.observe(status, self.proxy.loop.time() - request.started)
+
+    # -- local answers -----------------------------------------------------------------------
+    def respond_problem(
+        self,
+        status: int,
+        detail: str,
+        request_id: bytes,
+        extra: list[tuple[bytes, bytes]],
+        **members: object,
+    ) -> None:
+        body = problem_bytes(status, detail, **members)
+        self.respond(status, PROBLEM_CONTENT_TYPE.encode(), body, request_id, extra)
+
+    def respond(
+        self,
+        status: int,
+        content_type: bytes,
+        body: bytes,
+        request_id: bytes,
+        extra: list[tuple[bytes, bytes]],
+    ) -> None:
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, admin.reason(status))]
+        lines += (b"Content-Type: ", content_type, b"\r\nContent-Length: %d\r\n" % len(body))
+        if request_id:
+            lines += (b"X-Request-ID: ", request_id, b"\r\n")
+        for name, value in extra:
+            lines += (name, b": ", value, b"\r\n")
+        if self.close_after or self.proxy.closing:
+            self.close_after = True
+            lines.append(b"Connection: close\r\n")
+        lines += (b"\r\n", body)
+        self.write(b"".join(lines))
+
+
+def _header_detail(limit: int) -> str:
+    return (
+        f"the request line and headers exceed BALANCER_MAX_HEADER={limit} bytes "
+        "(an oversized Authorization token is the usual cause)"
+    )
+
+
+def _body_detail(limit: int) -> str:
+    return f"the request body exceeds BALANCER_MAX_BODY={limit} bytes"

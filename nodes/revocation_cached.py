@@ -65,6 +65,7 @@ class CachedRevocation(Revocation):
         self._synced = False
         self._last_sync: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._following = asyncio.Event()  # set once subscribed and resynced
         self._throttle = LogThrottle(settings.log_every)
         self._failures = Counter(
             "revocation_redis_failures",
@@ -94,13 +95,15 @@ class CachedRevocation(Revocation):
         return not (self._subscribed and self._synced)
 
     async def start(self) -> None:
-        # Fill the set before the first request; a Redis that is down at start only makes the
-        # node stale (empty set), the background tasks retry.
-        await self._resync()
+        # Filled and subscribed before the first request, so that no revocation published from
+        # now on is missed. A Redis down at start only makes the node stale: the tasks retry.
         self._tasks = [
             asyncio.create_task(self._follow(), name="revocation-follow"),
             asyncio.create_task(self._resync_every(), name="revocation-resync"),
         ]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._settings.write_timeout):
+                await self._following.wait()
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -180,6 +183,7 @@ class CachedRevocation(Revocation):
             self._subscribed = True
             if not await self._resync():
                 raise RedisConnectionError("resync after subscribing failed")  # reconnect, retry
+            self._following.set()
             while True:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is not None and message["type"] == "message":

@@ -1,0 +1,216 @@
+"""Locust users that behave like real clients of the cluster.
+
+Each user logs in once (``alice``, ``bob``, ``carol`` in turn: many users share an account, so
+their writes race) and holds only its token: no cookie, no node affinity. Tasks, by weight:
+whoami, profile, list orders, create an order, update an order.
+
+Correct-client behaviour, counted apart from failures (in ``LOAD_SUMMARY_FILE``):
+
+- a create always carries a fresh ``Idempotency-Key``; a 409 "in progress" is answered by
+  waiting ``Retry-After`` and sending the same key and body again;
+- an update reads the order, then PUTs with ``If-Match``; a 412 means another client won the
+  race, so the client reads again and retries on the new version.
+
+Every acknowledged create and update is appended to ``LOAD_ACK_FILE`` (JSON lines) so that the
+verifier (``loadtest.verify``) can check, afterwards, that each exists exactly once and that no
+update was lost. A ``quitting`` listener sets exit code 1 when any request failed.
+
+This file runs in Locust's gevent-patched process: it imports nothing from ``nodes``,
+``balancer``, ``cluster`` or any asyncio code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import time
+import uuid
+from typing import Any
+
+from locust import FastHttpUser, between, events, task
+
+ACCOUNTS = [a for a in os.environ.get("LOAD_ACCOUNTS", "alice,bob,carol").split(",") if a]
+ACK_FILE = os.environ.get("LOAD_ACK_FILE")
+SUMMARY_FILE = os.environ.get("LOAD_SUMMARY_FILE")
+MAX_RETRIES = 8
+
+_next_account = itertools.count()
+#: Acknowledged order ids per account, shared by the users of this process (they race on them).
+_orders: dict[str, list[str]] = {}
+_counters = {
+    "creates_acknowledged": 0,
+    "updates_acknowledged": 0,
+    "retries_412_stale_etag": 0,
+    "retries_409_in_progress": 0,
+    "logins": 0,
+}
+_ack_out = open(ACK_FILE, "a") if ACK_FILE else None  # noqa: SIM115 (lives as long as the process)
+
+
+def record(entry: dict[str, Any]) -> None:
+    """Append one acknowledged write; gevent does not switch inside a plain file write."""
+    if _ack_out is not None:
+        _ack_out.write(json.dumps({"ts": round(time.time(), 3), **entry}) + "\n")
+        _ack_out.flush()
+
+
+def order_id_of(body: dict[str, Any], location: str | None) -> str | None:
+    if isinstance(body.get("id"), str | int):
+        return str(body["id"])
+    return location.rstrip("/").rsplit("/", 1)[-1] if location else None
+
+
+class ApiUser(FastHttpUser):
+    wait_time = between(0.2, 1.0)
+    network_timeout = 30.0
+    connection_timeout = 10.0
+
+    def on_start(self) -> None:
+        self.account = ACCOUNTS[next(_next_account) % len(ACCOUNTS)]
+        self.token: str | None = None
+        self.login()
+
+    def on_stop(self) -> None:
+        if self.token:
+            with self.client.post(
+                "/auth/logout", headers=self.auth(), name="/auth/logout", catch_response=True
+            ) as resp:
+                if resp.status_code != 204:
+                    resp.failure(f"logout answered {resp.status_code}")
+        self.token = None
+
+    def login(self) -> None:
+        body = {"username": self.account, "password": f"{self.account}-pass"}
+        with self.client.post(
+            "/auth/login", json=body, name="/auth/login", catch_response=True
+        ) as resp:
+            if resp.status_code == 200:
+                self.token = resp.json()["access_token"]
+                _counters["logins"] += 1
+            else:
+                resp.failure(f"login answered {resp.status_code}")
+
+    def ready(self) -> bool:
+        """Hold a token, logging in again when the first login failed."""
+        if self.token is None:
+            self.login()
+        return self.token is not None
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def expect(self, path: str, name: str, status: int = 200) -> dict[str, Any] | None:
+        with self.client.get(path, headers=self.auth(), name=name, catch_response=True) as resp:
+            if resp.status_code != status:
+                resp.failure(f"expected {status}, got {resp.status_code}")
+                return None
+            data: dict[str, Any] = resp.json()
+            return data
+
+    @task(3)
+    def whoami(self) -> None:
+        if self.ready():
+            self.expect("/whoami", "/whoami")
+
+    @task(2)
+    def profile(self) -> None:
+        if self.ready():
+            self.expect(f"/users/{self.account}", "/users/[id]")
+
+    @task(3)
+    def list_orders(self) -> None:
+        if self.ready():
+            self.expect(f"/users/{self.account}/orders", "/users/[id]/orders")
+
+    @task(2)
+    def create_order(self) -> None:
+        if not self.ready():
+            return
+        key = str(uuid.uuid4())
+        body = {"item": f"item-{uuid.uuid4().hex[:12]}", "quantity": random.randint(1, 5)}
+        headers = {**self.auth(), "Idempotency-Key": key}
+        for _ in range(MAX_RETRIES):
+            with self.client.post(
+                f"/users/{self.account}/orders",
+                json=body,
+                headers=headers,
+                name="/users/[id]/orders (create)",
+                catch_response=True,
+            ) as resp:
+                if resp.status_code == 409:
+                    # The first request with this key is still being processed: a correct
+                    # client waits and sends the very same request again.
+                    resp.success()
+                    _counters["retries_409_in_progress"] += 1
+                    time.sleep(float(resp.headers.get("Retry-After") or 1))
+                    continue
+                if resp.status_code not in (200, 201):
+                    resp.failure(f"create answered {resp.status_code}")
+                    return
+                order = order_id_of(resp.json(), resp.headers.get("Location"))
+                if order is None:
+                    resp.failure("create answered without an order id")
+                    return
+                _orders.setdefault(self.account, []).append(order)
+                _counters["creates_acknowledged"] += 1
+                record({"kind": "create", "user": self.account, "key": key, "order": order,
+                        **body, "etag": resp.headers.get("ETag")})  # fmt: skip
+                return
+
+    @task(2)
+    def update_order(self) -> None:
+        known = _orders.get(self.account)
+        if not known or not self.ready():
+            return
+        order = random.choice(known)
+        for _ in range(MAX_RETRIES):
+            with self.client.get(
+                f"/orders/{order}", headers=self.auth(), name="/orders/[id]", catch_response=True
+            ) as resp:
+                if resp.status_code != 200:
+                    resp.failure(f"read answered {resp.status_code}")
+                    return
+                current, etag = resp.json(), resp.headers.get("ETag", "")
+            if self.put(order, current, etag):
+                return
+
+    def put(self, order: str, current: dict[str, Any], etag: str) -> bool:
+        """One If-Match update; False when the version was stale (the caller re-reads)."""
+        body = {"item": current["item"], "quantity": int(current["quantity"]) + 1}
+        with self.client.put(
+            f"/orders/{order}",
+            json=body,
+            headers={**self.auth(), "If-Match": etag},
+            name="/orders/[id] (update)",
+            catch_response=True,
+        ) as resp:
+            if resp.status_code == 412:
+                resp.success()  # another client updated first: not an error, re-read
+                _counters["retries_412_stale_etag"] += 1
+                return False
+            if resp.status_code != 200:
+                resp.failure(f"update answered {resp.status_code}")
+                return True
+            _counters["updates_acknowledged"] += 1
+            record({"kind": "update", "user": self.account, "order": order, "if_match": etag,
+                    "etag": resp.headers.get("ETag"), "quantity": body["quantity"]})  # fmt: skip
+            return True
+
+
+def _exit_code(environment: Any, **_kwargs: Any) -> None:
+    """Any failed request makes the run fail (exit code 1)."""
+    failures = environment.stats.total.num_failures
+    if failures:
+        environment.process_exit_code = 1
+    if SUMMARY_FILE:
+        with open(SUMMARY_FILE, "w") as out:
+            json.dump(
+                {**_counters, "requests": environment.stats.total.num_requests,
+                 "failures": failures}, out)  # fmt: skip
+    if _ack_out is not None:
+        _ack_out.flush()
+
+
+events.quitting.add_listener(_exit_code)  # type: ignore[no-untyped-call]

@@ -1,0 +1,68 @@
+"""The app factory: ``create_app(config)`` wires resources, middlewares and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from nodes.config import NodeConfig
+from nodes.handlers import add_routes
+from nodes.metrics import Metrics
+from nodes.middleware import MAX_BODY_BYTES, context_middleware, problem_middleware
+from nodes.revocation import create_revocation
+from nodes.seed import seeding_ctx
+from nodes.state import CONFIG, METRICS, READINESS, REDIS, REVOCATION, STORE, TOKENS, Readiness
+from nodes.store import Store
+from nodes.tokens import TokenSettings
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    """One Redis client (connection pool) per app."""
+    config = app[CONFIG]
+    client = Redis.from_url(
+        config.redis_url,
+        decode_responses=True,
+        socket_timeout=config.redis_timeout,
+        socket_connect_timeout=config.redis_timeout,
+        # One immediate retry heals a pooled connection that Redis closed. Timeouts are not
+        # retried: the command may have run (our scripts are safe to re-run, but it costs).
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        health_check_interval=15,
+    )
+    app[REDIS] = client
+    app[STORE] = Store(client)
+    yield
+    await client.aclose()
+
+
+async def revocation_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The revocation mode of ``REVOCATION`` (``nodes.revocation``), started and closed."""
+    revocation = create_revocation(app[CONFIG].revocation, app[REDIS], app[METRICS].registry)
+    await revocation.start()
+    app[REVOCATION] = revocation
+    yield
+    await revocation.close()
+
+
+def create_app(config: NodeConfig) -> web.Application:
+    """A node's application; resources live in ``cleanup_ctx``, state under ``web.AppKey``."""
+    app = web.Application(
+        middlewares=[context_middleware, problem_middleware], client_max_size=MAX_BODY_BYTES
+    )
+    app[CONFIG] = config
+    app[TOKENS] = TokenSettings(
+        secret=config.jwt_secret,
+        issuer=config.jwt_issuer,
+        audience=config.jwt_audience,
+        ttl=config.jwt_ttl,
+    )
+    app[METRICS] = Metrics()
+    app[READINESS] = Readiness()
+    app.cleanup_ctx.extend([redis_ctx, revocation_ctx, seeding_ctx])
+    add_routes(app)
+    return app

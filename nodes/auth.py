@@ -1,0 +1,75 @@
+"""Who is calling: the Bearer token of a request, verified, then checked for revocation.
+
+401 answers carry ``WWW-Authenticate: Bearer realm=...`` (RFC 6750): without ``error`` when no
+token was sent, with ``error="invalid_token"`` and a description when one was refused.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from nodes.errors import Unauthorized, Unavailable
+from nodes.revocation import RevocationUnavailable, TokenRef
+from nodes.state import METRICS, REVOCATION, TOKENS
+from nodes.tokens import Claims, InvalidToken, verify_token
+
+REALM = "stateless-cluster"
+_UNSAFE = re.compile(r'[^\x20-\x7e]|["\\]')
+
+
+def challenge(error: str | None = None, description: str | None = None) -> str:
+    """The ``WWW-Authenticate`` value; the description is made header- and quote-safe."""
+    value = f'Bearer realm="{REALM}"'
+    if error:
+        value += f', error="{error}"'
+    if description:
+        value += f', error_description="{_UNSAFE.sub("", description)[:200]}"'
+    return value
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive)."""
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _refuse(request: web.Request, reason: str, description: str) -> Unauthorized:
+    request.app[METRICS].auth_failures.labels(reason).inc()
+    return Unauthorized(
+        description,
+        headers={"WWW-Authenticate": challenge("invalid_token", description)},
+    )
+
+
+async def authenticate(request: web.Request) -> Claims:
+    """The verified, unrevoked claims of the request's token, or 401/503."""
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        request.app[METRICS].auth_failures.labels("missing").inc()
+        raise Unauthorized(
+            "this request needs an Authorization: Bearer token",
+            type_="missing-token",
+            headers={"WWW-Authenticate": challenge()},
+        )
+    try:
+        claims = verify_token(request.app[TOKENS], token)
+    except InvalidToken as exc:
+        raise _refuse(request, "invalid", str(exc)) from exc
+    ref = TokenRef(jti=claims.jti, sub=claims.sub, iat=claims.iat, exp=claims.exp)
+    try:
+        revoked = await request.app[REVOCATION].is_revoked(ref)
+    except RevocationUnavailable as exc:
+        raise Unavailable(
+            "the revocation store cannot be reached; the token cannot be checked",
+            type_="revocation-unavailable",
+            headers={"Retry-After": "1"},
+        ) from exc
+    if revoked:
+        raise _refuse(request, "revoked", "the token has been revoked")
+    return claims

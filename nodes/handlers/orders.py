@@ -1,0 +1,209 @@
+"""Users and their orders: reads, idempotent creation, conditional updates."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from nodes import idempotency
+from nodes.auth import authenticate
+from nodes.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    KeyReused,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+)
+from nodes.handlers.common import json_response, read_json, require_self, valid_id
+from nodes.idempotency import Decision
+from nodes.orders import etag, none_match, parse_if_match, public_order, validate_order
+from nodes.state import CONFIG, METRICS, STORE
+from nodes.store import NewOrder, Reservation, StoredResponse
+
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _path_id(request: web.Request) -> str:
+    value = request.match_info["id"]
+    if not valid_id(value):
+        raise NotFound(f"no resource at {request.path}")
+    return value
+
+
+async def get_user(request: web.Request) -> web.Response:
+    claims = await authenticate(request)
+    user_id = _path_id(request)
+    require_self(claims, user_id)
+    user = await request.app[STORE].get_user(user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id!r}")
+    return json_response({"id": user_id, "name": user.get("name", user_id)})
+
+
+def _page(request: web.Request) -> tuple[int, int]:
+    try:
+        offset = int(request.query.get("offset", "0"))
+        limit = int(request.query.get("limit", str(DEFAULT_LIMIT)))
+    except ValueError:
+        raise BadRequest("offset and limit must be integers", type_="invalid-query") from None
+    if offset < 0 or not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"offset must be >= 0 and limit 1-{MAX_LIMIT}", type_="invalid-query")
+    return offset, limit
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    claims = await authenticate(request)
+    user_id = _path_id(request)
+    require_self(claims, user_id)
+    offset, limit = _page(request)
+    total, orders = await request.app[STORE].list_orders(user_id, offset, limit)
+    return json_response(
+        {
+            "orders": [public_order(o) for o in orders],
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+        }
+    )
+
+
+def _replay(stored: StoredResponse) -> web.Response:
+    return web.Response(
+        status=stored.status,
+        body=stored.body.encode(),
+        content_type="application/json",
+        headers={"Location": stored.location, "ETag": stored.etag, "Idempotent-Replayed": "true"},
+    )
+
+
+def _answer_reservation(request: web.Request, reservation: Reservation) -> web.Response | None:
+    """The answer when the reservation does not let this request proceed, else None."""
+    request.app[METRICS].idempotency.labels(reservation.outcome).inc()
+    if reservation.outcome == Decision.MISMATCH.value:
+        raise KeyReused("this Idempotency-Key was already used with another request body")
+    if reservation.outcome == Decision.IN_PROGRESS.value:
+        seconds = idempotency.retry_after(reservation.lease_left_ms)
+        raise Conflict(
+            "a request with this Idempotency-Key is still being processed",
+            headers={"Retry-After": str(seconds)},
+        )
+    if reservation.response is not None:
+        return _replay(reservation.response)
+    return None
+
+
+def _new_order(user: str, body: object) -> NewOrder:
+    order = validate_order(body)
+    order_id, now = uuid.uuid4().hex, _now()
+    public = public_order(
+        {"id": order_id, "user": user, "item": order.item, "quantity": str(order.quantity),
+         "version": "1", "created_at": now, "updated_at": now}
+    )  # fmt: skip
+    response = StoredResponse(
+        status=201,
+        location=f"/orders/{order_id}",
+        etag=etag(1),
+        body=json.dumps(public, separators=(",", ":")),
+    )
+    return NewOrder(order_id=order_id, user=user, order=order, now=now, response=response)
+
+
+async def create_order(request: web.Request) -> web.Response:
+    claims = await authenticate(request)
+    user_id = _path_id(request)
+    require_self(claims, user_id)
+    key = idempotency.parse_key(request.headers.get("Idempotency-Key"))
+    body = await read_json(request)
+    new = _new_order(user_id, body)
+    config, store = request.app[CONFIG], request.app[STORE]
+    owner = uuid.uuid4().hex
+    fingerprint = idempotency.fingerprint(request.method, request.path, body)
+    lease_ms = int(config.idempotency_lease * 1000)
+    reservation = await store.reserve(
+        user_id, key, fingerprint, owner, lease_ms, config.idempotency_ttl
+    )
+    answer = _answer_reservation(request, reservation)
+    if answer is not None:
+        return answer
+    try:
+        result = await store.commit(key, owner, new)
+    except BaseException:
+        # The reply may be lost although the script ran: release only touches a record that is
+        # still pending under our owner token, never a committed one.
+        await asyncio.shield(_release_quietly(request, user_id, key, owner))
+        raise
+    request.app[METRICS].idempotency.labels(result.outcome).inc()
+    if result.outcome == "fenced":
+        raise Conflict(
+            "a retry took this Idempotency-Key over while this request was delayed; retry",
+            headers={"Retry-After": "1"},
+        )
+    if result.response is not None:
+        return _replay(result.response)
+    stored = new.response
+    return web.Response(
+        status=stored.status,
+        body=stored.body.encode(),
+        content_type="application/json",
+        headers={"Location": stored.location, "ETag": stored.etag},
+    )
+
+
+async def _release_quietly(request: web.Request, user: str, key: str, owner: str) -> None:
+    try:
+        await request.app[STORE].release(user, key, owner)
+        request.app[METRICS].idempotency.labels("released").inc()
+    except Exception:  # the lease expires on its own; a retry then takes over
+        request.app[METRICS].idempotency.labels("release_failed").inc()
+
+
+async def _owned_order(request: web.Request) -> tuple[str, dict[str, str]]:
+    claims = await authenticate(request)
+    order_id = _path_id(request)
+    stored = await request.app[STORE].get_order(order_id)
+    if stored is None:
+        raise NotFound(f"no order {order_id!r}")
+    if stored.get("user") != claims.sub:
+        raise Forbidden(f"order {order_id!r} belongs to another user")
+    return claims.sub, stored
+
+
+async def get_order(request: web.Request) -> web.Response:
+    _, stored = await _owned_order(request)
+    tag = etag(stored["version"])
+    inm = request.headers.get("If-None-Match")
+    if inm is not None and none_match(inm, tag):
+        return web.Response(status=304, headers={"ETag": tag})
+    return json_response(public_order(stored), headers={"ETag": tag})
+
+
+async def update_order(request: web.Request) -> web.Response:
+    claims = await authenticate(request)
+    order_id = _path_id(request)
+    header = request.headers.get("If-Match")
+    if header is None:
+        raise PreconditionRequired("PUT needs an If-Match header with the order's ETag")
+    order = validate_order(await read_json(request))
+    update = await request.app[STORE].update_order(
+        order_id, claims.sub, order, _now(), parse_if_match(header)
+    )
+    if update.outcome == "missing":
+        raise NotFound(f"no order {order_id!r}")
+    if update.outcome == "forbidden":
+        raise Forbidden(f"order {order_id!r} belongs to another user")
+    if update.outcome == "stale":
+        raise PreconditionFailed("the order has changed since this ETag; GET it again")
+    assert update.order is not None
+    return json_response(
+        public_order(update.order), headers={"ETag": etag(update.order["version"])}
+    )

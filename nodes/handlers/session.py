@@ -1,0 +1,98 @@
+"""Log in, log out, and who am I."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiohttp import web
+
+from nodes.auth import authenticate, challenge
+from nodes.errors import BadRequest, Unauthorized, Unavailable
+from nodes.handlers.common import json_response, read_json, valid_id
+from nodes.passwords import verify_password
+from nodes.revocation import RevocationUnavailable, TokenRef
+from nodes.state import CONFIG, DUMMY_HASH, METRICS, REVOCATION, STORE, TOKENS
+from nodes.tokens import Claims, issue_token
+
+MAX_PASSWORD_CHARS = 1024
+
+
+def _credentials(body: object) -> tuple[str, str]:
+    """``(username, password)`` from a login body, or 400."""
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object", type_="invalid-body")
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise BadRequest(
+            "the body needs string fields 'username' and 'password'", type_="invalid-body"
+        )
+    if not password or len(password) > MAX_PASSWORD_CHARS:
+        raise BadRequest(
+            f"'password' must be 1-{MAX_PASSWORD_CHARS} characters", type_="invalid-body"
+        )
+    return username, password
+
+
+async def login(request: web.Request) -> web.Response:
+    username, password = _credentials(await read_json(request))
+    app = request.app
+    user = await app[STORE].get_user(username) if valid_id(username) else None
+    # An unknown user costs one hash too, so that timing does not tell which names exist.
+    stored = user.get("password", app[DUMMY_HASH]) if user else app[DUMMY_HASH]
+    loop = asyncio.get_running_loop()
+    matches = await loop.run_in_executor(None, verify_password, password, stored)
+    if user is None or not matches:
+        app[METRICS].auth_failures.labels("credentials").inc()
+        raise Unauthorized(
+            "unknown user or wrong password",
+            type_="invalid-credentials",
+            headers={"WWW-Authenticate": challenge()},
+        )
+    token = issue_token(app[TOKENS], username, int(time.time()))
+    return json_response(
+        {"access_token": token, "token_type": "Bearer", "expires_in": app[CONFIG].jwt_ttl},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _ref(claims: Claims) -> TokenRef:
+    return TokenRef(jti=claims.jti, sub=claims.sub, iat=claims.iat, exp=claims.exp)
+
+
+async def logout(request: web.Request) -> web.Response:
+    claims = await authenticate(request)
+    try:
+        await request.app[REVOCATION].revoke(_ref(claims))
+    except RevocationUnavailable as exc:
+        raise Unavailable(
+            "the revocation store cannot be reached; the token was not revoked",
+            type_="revocation-unavailable",
+            headers={"Retry-After": "1"},
+        ) from exc
+    return web.Response(status=204)
+
+
+async def logout_all(request: web.Request) -> web.Response:
+    claims = await authenticate(request)
+    try:
+        await request.app[REVOCATION].revoke_all(claims.sub, int(time.time()))
+    except RevocationUnavailable as exc:
+        raise Unavailable(
+            "the revocation store cannot be reached; no token was revoked",
+            type_="revocation-unavailable",
+            headers={"Retry-After": "1"},
+        ) from exc
+    return web.Response(status=204)
+
+
+async def whoami(request: web.Request) -> web.Response:
+    claims = await authenticate(request)
+    return json_response(
+        {
+            "sub": claims.sub,
+            "jti": claims.jti,
+            "exp": claims.exp,
+            "node": request.app[CONFIG].node_name,
+        }
+    )

@@ -1,0 +1,81 @@
+"""``Idempotency-Key`` handling without I/O, after the IETF httpapi idempotency-key draft.
+
+A record per (user, key) holds the request's fingerprint, a state and, once done, the stored
+response. A request with a key is first *reserved*; the decision is this table, which the Lua
+script in ``nodes.lua`` (``RESERVE``) applies atomically and a test checks against ``decide``:
+
+    record         fingerprint   state     lease      decision
+    none           -             -         -          RESERVE     (new record, our lease)
+    exists         differs       any       any        MISMATCH    (422)
+    exists         same          done      any        REPLAY      (the stored response)
+    exists         same          pending   alive      IN_PROGRESS (409 + Retry-After)
+    exists         same          pending   expired    TAKE_OVER   (our owner token, new lease)
+
+Creating the order and storing the response is one more script (``COMMIT``), fenced by the
+owner token: a node that was paused past its lease and resumes finds another owner and
+creates nothing, so an order is created exactly once whatever happens to the nodes.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+from typing import Any
+
+from nodes.errors import BadRequest
+
+MAX_KEY_LENGTH = 255
+
+
+class Decision(enum.Enum):
+    RESERVE = "reserve"
+    MISMATCH = "mismatch"
+    REPLAY = "replay"
+    IN_PROGRESS = "in_progress"
+    TAKE_OVER = "take_over"
+
+
+def decide(
+    stored_fingerprint: str | None, state: str | None, lease_alive: bool, fingerprint: str
+) -> Decision:
+    """What a request with ``fingerprint`` may do given the record found under its key."""
+    if stored_fingerprint is None:
+        return Decision.RESERVE
+    if stored_fingerprint != fingerprint:
+        return Decision.MISMATCH
+    if state == "done":
+        return Decision.REPLAY
+    if lease_alive:
+        return Decision.IN_PROGRESS
+    return Decision.TAKE_OVER
+
+
+def parse_key(header: str | None) -> str:
+    """The key from an ``Idempotency-Key`` header (a structured-field string; bare is accepted)."""
+    if header is None or not header.strip():
+        raise BadRequest(
+            "this request needs an Idempotency-Key header", type_="idempotency-key-missing"
+        )
+    key = header.strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    if not 0 < len(key) <= MAX_KEY_LENGTH or not all(0x21 <= ord(c) <= 0x7E for c in key):
+        raise BadRequest(
+            f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable ASCII characters",
+            type_="idempotency-key-invalid",
+        )
+    return key
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    """A digest of the request: method, path and the body's canonical JSON (key order and
+    whitespace do not matter, values do)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+def retry_after(lease_ms: int) -> int:
+    """``Retry-After`` seconds for a reservation whose lease has ``lease_ms`` left (at least 1)."""
+    return max(1, math.ceil(lease_ms / 1000))

@@ -1,0 +1,73 @@
+"""The Lua scripts that make each multi-key change one atomic Redis step.
+
+Key layout (``Store`` builds the names):
+
+    user:<id>                  hash: id, name, password (scrypt, self-describing)
+    user:<id>:orders           list of order ids, oldest first
+    order:<id>                 hash: id, user, item, quantity, version, created_at, updated_at
+    idem:<user>:<key>          hash: fp, owner, state (pending|done), status, location, etag, body
+    idem:<user>:<key>:lease    string: the owner token, with a PX lease
+"""
+
+from __future__ import annotations
+
+# KEYS: record, lease. ARGV: fingerprint, owner, lease_ms, ttl_s.
+# Mirrors nodes.idempotency.decide; a test runs both over every case.
+RESERVE = """
+local rec = redis.call('HMGET', KEYS[1], 'fp', 'state', 'status', 'location', 'etag', 'body')
+if not rec[1] then
+  redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'owner', ARGV[2], 'state', 'pending')
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  return {'reserve'}
+end
+if rec[1] ~= ARGV[1] then return {'mismatch'} end
+if rec[2] == 'done' then return {'replay', rec[3], rec[4], rec[5], rec[6]} end
+local left = redis.call('PTTL', KEYS[2])
+if left > 0 then return {'in_progress', tostring(left)} end
+redis.call('HSET', KEYS[1], 'owner', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return {'take_over'}
+"""
+
+# KEYS: record, lease, order, user's order list.
+# ARGV: owner, order id, user, item, quantity, now, status, location, etag, body.
+# Creates the order and stores the response only while ARGV[1] still owns the reservation.
+COMMIT = """
+local rec = redis.call('HMGET', KEYS[1], 'state', 'owner', 'status', 'location', 'etag', 'body')
+if rec[1] == 'done' then return {'replay', rec[3], rec[4], rec[5], rec[6]} end
+if rec[1] ~= 'pending' or rec[2] ~= ARGV[1] then return {'fenced'} end
+redis.call('HSET', KEYS[3], 'id', ARGV[2], 'user', ARGV[3], 'item', ARGV[4],
+  'quantity', ARGV[5], 'version', '1', 'created_at', ARGV[6], 'updated_at', ARGV[6])
+redis.call('RPUSH', KEYS[4], ARGV[2])
+redis.call('HSET', KEYS[1], 'state', 'done', 'status', ARGV[7], 'location', ARGV[8],
+  'etag', ARGV[9], 'body', ARGV[10])
+redis.call('DEL', KEYS[2])
+return {'committed'}
+"""
+
+# KEYS: record, lease. ARGV: owner. Gives a pending reservation up (the request failed).
+RELEASE = """
+local rec = redis.call('HMGET', KEYS[1], 'state', 'owner')
+if rec[1] == 'pending' and rec[2] == ARGV[1] then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return 1
+end
+return 0
+"""
+
+# KEYS: order. ARGV: user, item, quantity, now, then the acceptable versions ('*' for any).
+# Compare-and-set: the update happens only when the current version is acceptable.
+UPDATE = """
+local cur = redis.call('HMGET', KEYS[1], 'user', 'version')
+if not cur[1] then return {'missing'} end
+if cur[1] ~= ARGV[1] then return {'forbidden'} end
+local ok = false
+for i = 5, #ARGV do
+  if ARGV[i] == '*' or ARGV[i] == cur[2] then ok = true end
+end
+if not ok then return {'stale', cur[2]} end
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('HSET', KEYS[1], 'item', ARGV[2], 'quantity', ARGV[3], 'updated_at', ARGV[4])
+return {'updated', redis.call('HGETALL', KEYS[1])}
+"""

@@ -1,0 +1,46 @@
+"""Prometheus metrics of one node, in a registry of its own (one per app, never the global)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """The node's instruments; ``render()`` is the body of ``GET /metrics``."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "node_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "node_http_request_duration_seconds",
+            "Time from request to response, by route template and method.",
+            ["route", "method"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge("node_http_in_flight", "Requests being handled.", registry=r)
+        self.draining = Gauge("node_draining", "1 while the node drains after SIGTERM.", registry=r)
+        self.auth_failures = Counter(
+            "node_auth_failures", "Requests refused with 401, by reason.", ["reason"], registry=r
+        )
+        self.idempotency = Counter(
+            "node_idempotency_outcomes",
+            "What requests with an Idempotency-Key did (reserve, replay, mismatch, "
+            "in_progress, take_over, committed, fenced, released).",
+            ["outcome"],
+            registry=r,
+        )
+        self.store_errors = Counter(
+            "node_store_unavailable", "Requests answered 503 because Redis failed.", registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,118 @@
+"""The two middlewares every request goes through, outermost first.
+
+- ``context_middleware``: request id, ``X-Served-By``/``X-Request-ID`` on every response,
+  ``Connection: close`` while draining, the metrics and the one JSON log line per request.
+- ``problem_middleware``: renders every error as RFC 9457 problem+json: ``ApiError`` from the
+  handlers, aiohttp's own 404/405/413, Redis failures as 503, and anything unexpected as 500
+  (logged with its traceback and counted; it is a bug).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from cluster.problem import problem_response
+from nodes.errors import ApiError
+from nodes.state import CONFIG, METRICS, READINESS, REQUEST_ID
+from nodes.store import StoreUnavailable
+
+log = logging.getLogger("nodes.access")
+errors_log = logging.getLogger("nodes.errors")
+MAX_BODY_BYTES = 1024 * 1024
+_SANE_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
+
+
+def pick_request_id(incoming: str | None) -> str:
+    """Echo a sane incoming ``X-Request-ID``; otherwise a new one."""
+    if incoming and _SANE_ID.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+def route_template(request: web.Request) -> str:
+    """The route's template (``/orders/{id}``) for metrics and logs; bounded cardinality."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    app = request.app
+    metrics, node = app[METRICS], app[CONFIG].node_name
+    request_id = request[REQUEST_ID] = pick_request_id(request.headers.get("X-Request-ID"))
+    start = time.perf_counter()
+    status = 500
+    metrics.in_flight.inc()
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Served-By"] = node
+        response.headers["X-Request-ID"] = request_id
+        if app[READINESS].draining:
+            response.force_close()
+        return response
+    finally:
+        elapsed = time.perf_counter() - start
+        route = route_template(request)
+        metrics.in_flight.dec()
+        metrics.requests.labels(route, request.method, str(status)).inc()
+        metrics.latency.labels(route, request.method).observe(elapsed)
+        log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "node": node,
+                "route": route,
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+            },
+        )
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return problem_response(
+            exc.status, exc.detail, type_=exc.type_, headers=exc.headers, **exc.extra
+        )
+    except StoreUnavailable as exc:
+        request.app[METRICS].store_errors.inc()
+        errors_log.warning(
+            "redis unavailable", extra={"request_id": request[REQUEST_ID], "error": str(exc)}
+        )
+        return problem_response(
+            503, "the database cannot be reached", type_="database-unavailable",
+            headers={"Retry-After": "1"},
+        )  # fmt: skip
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _http_problem(request, exc)
+    except Exception:
+        errors_log.exception("unhandled error", extra={"request_id": request[REQUEST_ID]})
+        return problem_response(500, "an unexpected error occurred; it has been logged")
+
+
+def _http_problem(request: web.Request, exc: web.HTTPException) -> web.Response:
+    """aiohttp's own errors (routing, body size) as problem+json."""
+    headers: dict[str, str] = {}
+    if exc.status == 404:
+        detail = f"no resource at {request.path}"
+    elif exc.status == 405:
+        headers["Allow"] = exc.headers.get("Allow", "")
+        detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+    elif exc.status == 413:
+        detail = f"the body is larger than the limit of {MAX_BODY_BYTES} bytes"
+    else:
+        detail = exc.reason
+    return problem_response(exc.status, detail, headers=headers)

@@ -1,0 +1,111 @@
+"""Orders without I/O: body validation, the stored and public shapes, ETags and ``If-Match``.
+
+An order's ETag is a strong validator derived from its version counter (``"v3"``); every
+successful PUT increments the counter atomically in Redis, so two representations with the
+same tag are byte-identical and a stale tag can never match again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nodes.errors import BadRequest
+
+MAX_ITEM_CHARS = 200
+MIN_QUANTITY, MAX_QUANTITY = 1, 1000
+_FIELDS = frozenset({"item", "quantity"})
+_ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]*)"\s*(?:,|$)')
+
+
+@dataclass(frozen=True, slots=True)
+class OrderInput:
+    """A validated ``{"item", "quantity"}`` body."""
+
+    item: str
+    quantity: int
+
+
+def validate_order(body: object) -> OrderInput:
+    """The order in ``body``, or ``BadRequest`` listing every field that is wrong."""
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object", type_="invalid-body")
+    errors: list[dict[str, str]] = []
+    for name in sorted(set(body) - _FIELDS):
+        errors.append({"field": name, "message": "unknown field"})
+    item, quantity = body.get("item"), body.get("quantity")
+    if not isinstance(item, str) or not item.strip() or len(item) > MAX_ITEM_CHARS:
+        errors.append(
+            {
+                "field": "item",
+                "message": f"a non-empty string of at most {MAX_ITEM_CHARS} characters",
+            }
+        )
+    if (
+        not isinstance(quantity, int)
+        or isinstance(quantity, bool)
+        or not MIN_QUANTITY <= quantity <= MAX_QUANTITY
+    ):
+        errors.append(
+            {"field": "quantity", "message": f"an integer from {MIN_QUANTITY} to {MAX_QUANTITY}"}
+        )
+    if errors:
+        raise BadRequest("the order is not valid", type_="invalid-body", errors=errors)
+    assert isinstance(item, str) and isinstance(quantity, int)
+    return OrderInput(item=item, quantity=quantity)
+
+
+def public_order(stored: Mapping[str, str]) -> dict[str, Any]:
+    """The JSON shape of an order from its Redis hash."""
+    return {
+        "id": stored["id"],
+        "user": stored["user"],
+        "item": stored["item"],
+        "quantity": int(stored["quantity"]),
+        "version": int(stored["version"]),
+        "created_at": stored["created_at"],
+        "updated_at": stored["updated_at"],
+    }
+
+
+def etag(version: int | str) -> str:
+    """The strong ETag of an order at ``version``."""
+    return f'"v{int(version)}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Precondition:
+    """A parsed ``If-Match``: ``*``, or the versions named by its strong entity tags."""
+
+    any_version: bool
+    versions: frozenset[int]
+
+    def allows(self, version: int) -> bool:
+        return self.any_version or version in self.versions
+
+
+def parse_if_match(header: str) -> Precondition:
+    """Parse ``If-Match``; weak tags and tags not made here never match (strong comparison)."""
+    if header.strip() == "*":
+        return Precondition(any_version=True, versions=frozenset())
+    versions: set[int] = set()
+    pos = 0
+    while pos < len(header):
+        match = _ENTITY_TAG.match(header, pos)
+        if match is None:
+            return Precondition(any_version=False, versions=frozenset())
+        weak, opaque = match.group(1), match.group(2)
+        if not weak and re.fullmatch(r"v[0-9]{1,18}", opaque):
+            versions.add(int(opaque[1:]))
+        pos = match.end()
+    return Precondition(any_version=False, versions=frozenset(versions))
+
+
+def none_match(header: str, current: str) -> bool:
+    """True when ``If-None-Match`` names ``current`` (weak comparison, as RFC 9110 asks)."""
+    if header.strip() == "*":
+        return True
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return current in tags

@@ -1,0 +1,35 @@
+"""The typed keys under which the app holds its resources (never module globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from nodes.config import NodeConfig
+from nodes.metrics import Metrics
+from nodes.revocation import Revocation
+from nodes.store import Store
+from nodes.tokens import TokenSettings
+
+
+@dataclass
+class Readiness:
+    """What ``/readyz`` reports besides Redis: set by seeding and by the lifecycle."""
+
+    seeded: bool = False
+    draining: bool = False
+
+
+CONFIG = web.AppKey("config", NodeConfig)
+TOKENS = web.AppKey("tokens", TokenSettings)
+METRICS = web.AppKey("metrics", Metrics)
+READINESS = web.AppKey("readiness", Readiness)
+REDIS = web.AppKey("redis", Redis)
+STORE = web.AppKey("store", Store)
+REVOCATION = web.AppKey("revocation", Revocation)
+#: A hash of no real password, verified when the user does not exist (equal login timing).
+DUMMY_HASH = web.AppKey("dummy_hash", str)
+#: The request id of the current request (set by the context middleware).
+REQUEST_ID = web.RequestKey("request_id", str)

@@ -1,0 +1,203 @@
+"""Users, orders and idempotency records in Redis: the node's only state lives here.
+
+``Store`` is the one narrow I/O surface the handlers use; Redis failures surface as
+``StoreUnavailable`` (translated here, answered 503 by the middleware).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+import redis.exceptions
+from redis.asyncio import Redis
+
+from nodes import lua
+from nodes.orders import OrderInput, Precondition
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+class StoreUnavailable(Exception):
+    """Redis could not be reached or did not answer in time."""
+
+
+def translated(fn: Callable[_P, Awaitable[_T]]) -> Callable[_P, Awaitable[_T]]:
+    """Turn redis-py's connection and timeout errors into ``StoreUnavailable``."""
+
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await fn(*args, **kwargs)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            raise StoreUnavailable(f"redis: {type(exc).__name__}") from exc
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """The reply of the RESERVE script: a decision word and its data."""
+
+    outcome: str
+    lease_left_ms: int = 0
+    response: StoredResponse | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """A response kept for replay under an Idempotency-Key."""
+
+    status: int
+    location: str
+    etag: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """Everything COMMIT writes: the order and the response that announces it."""
+
+    order_id: str
+    user: str
+    order: OrderInput
+    now: str
+    response: StoredResponse
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """The reply of the UPDATE script."""
+
+    outcome: str  # updated | missing | forbidden | stale
+    order: dict[str, str] | None = None
+
+
+class Store:
+    """Typed access to the node's Redis keys (layout in ``nodes.lua``)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._reserve = redis.register_script(lua.RESERVE)
+        self._commit = redis.register_script(lua.COMMIT)
+        self._release = redis.register_script(lua.RELEASE)
+        self._update = redis.register_script(lua.UPDATE)
+
+    # users -----------------------------------------------------------------------------------
+
+    @translated
+    async def get_user(self, user_id: str) -> dict[str, str] | None:
+        return _str_map(await self.redis.hgetall(f"user:{user_id}")) or None
+
+    @translated
+    async def user_exists(self, user_id: str) -> bool:
+        return bool(await self.redis.exists(f"user:{user_id}"))
+
+    @translated
+    async def seed_user(self, user_id: str, fields: Mapping[str, str]) -> None:
+        """Write each field unless present (HSETNX): safe when several nodes seed at once."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name, value in fields.items():
+                pipe.hsetnx(f"user:{user_id}", name, value)
+            await pipe.execute()
+
+    # orders ----------------------------------------------------------------------------------
+
+    @translated
+    async def get_order(self, order_id: str) -> dict[str, str] | None:
+        return _str_map(await self.redis.hgetall(f"order:{order_id}")) or None
+
+    @translated
+    async def list_orders(
+        self, user: str, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, str]]]:
+        """The user's orders from ``offset`` (oldest first), and how many there are in all."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.llen(f"user:{user}:orders")
+            pipe.lrange(f"user:{user}:orders", offset, offset + limit - 1)
+            total, ids = await pipe.execute()
+        if not ids:
+            return int(total), []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for order_id in ids:
+                pipe.hgetall(f"order:{order_id}")
+            orders = await pipe.execute()
+        return int(total), [o for o in orders if o]
+
+    @translated
+    async def update_order(
+        self, order_id: str, user: str, order: OrderInput, now: str, condition: Precondition
+    ) -> Update:
+        """Compare-and-set: apply ``order`` only if the current version meets ``condition``."""
+        versions = ["*"] if condition.any_version else [str(v) for v in sorted(condition.versions)]
+        reply: list[Any] = await self._update(
+            keys=[f"order:{order_id}"],
+            args=[user, order.item, order.quantity, now, *(versions or ["none"])],
+        )
+        if reply[0] == "updated":
+            flat = reply[1]
+            return Update("updated", dict(zip(flat[::2], flat[1::2], strict=True)))
+        return Update(reply[0])
+
+    # idempotency -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _idem_keys(user: str, key: str) -> list[str]:
+        return [f"idem:{user}:{key}", f"idem:{user}:{key}:lease"]
+
+    @translated
+    async def reserve(
+        self, user: str, key: str, fingerprint: str, owner: str, lease_ms: int, ttl: int
+    ) -> Reservation:
+        reply: list[str] = await self._reserve(
+            keys=self._idem_keys(user, key), args=[fingerprint, owner, lease_ms, ttl]
+        )
+        if reply[0] == "replay":
+            return Reservation("replay", response=_stored(reply[1:]))
+        if reply[0] == "in_progress":
+            return Reservation("in_progress", lease_left_ms=int(reply[1]))
+        return Reservation(reply[0])
+
+    @translated
+    async def commit(self, key: str, owner: str, new: NewOrder) -> Reservation:
+        """Create the order and store its response in one step, if ``owner`` still holds ``key``.
+
+        Returns ``committed``, ``replay`` (already done, by us or a retry) or ``fenced``.
+        """
+        r = new.response
+        reply: list[str] = await self._commit(
+            keys=[
+                *self._idem_keys(new.user, key),
+                f"order:{new.order_id}",
+                f"user:{new.user}:orders",
+            ],
+            args=[
+                owner, new.order_id, new.user, new.order.item, new.order.quantity, new.now,
+                r.status, r.location, r.etag, r.body,
+            ],
+        )  # fmt: skip
+        if reply[0] == "replay":
+            return Reservation("replay", response=_stored(reply[1:]))
+        return Reservation(reply[0])
+
+    @translated
+    async def release(self, user: str, key: str, owner: str) -> None:
+        """Give up a pending reservation we own, so that a retry need not wait for the lease."""
+        await self._release(keys=self._idem_keys(user, key), args=[owner])
+
+    @translated
+    async def ping(self) -> None:
+        await self.redis.ping()
+
+
+def _str_map(raw: Mapping[Any, Any]) -> dict[str, str]:
+    # The client decodes responses (decode_responses=True); redis-py's types cannot say so.
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _stored(parts: list[str]) -> StoredResponse:
+    status, location, etag, body = parts
+    return StoredResponse(status=int(status), location=location, etag=etag, body=body)

@@ -14,11 +14,11 @@ from nodes.config import NodeConfig
 from nodes.handlers import add_routes
 from nodes.metrics import Metrics
 from nodes.middleware import MAX_BODY_BYTES, context_middleware, problem_middleware
-from nodes.revocation import create_revocation
+from nodes.revocation import RevocationSettings, create_revocation
 from nodes.seed import seeding_ctx
 from nodes.state import CONFIG, METRICS, READINESS, REDIS, REVOCATION, STORE, TOKENS, Readiness
 from nodes.store import Store
-from nodes.tokens import TokenSettings
+from nodes.tokens import LEEWAY_SECONDS, TokenSettings
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -42,7 +42,12 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def revocation_ctx(app: web.Application) -> AsyncIterator[None]:
     """The revocation mode of ``REVOCATION`` (``nodes.revocation``), started and closed."""
-    revocation = create_revocation(app[CONFIG].revocation, app[REDIS], app[METRICS].registry)
+    config = app[CONFIG]
+    # Logout-all markers must outlive the longest token this node issues.
+    settings = RevocationSettings(
+        max_token_ttl=max(RevocationSettings().max_token_ttl, config.jwt_ttl + LEEWAY_SECONDS)
+    )
+    revocation = create_revocation(config.revocation, app[REDIS], app[METRICS].registry, settings)
     await revocation.start()
     app[REVOCATION] = revocation
     yield

@@ -16,6 +16,8 @@ import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cluster.problem import problem_response
 from nodes.errors import ApiError
@@ -85,10 +87,11 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem_response(
             exc.status, exc.detail, type_=exc.type_, headers=exc.headers, **exc.extra
         )
-    except StoreUnavailable as exc:
+    except (StoreUnavailable, RedisConnectionError, RedisTimeoutError) as exc:
         request.app[METRICS].store_errors.inc()
         errors_log.warning(
-            "redis unavailable", extra={"request_id": request[REQUEST_ID], "error": str(exc)}
+            "redis unavailable",
+            extra={"request_id": request[REQUEST_ID], "error": type(exc).__name__},
         )
         return problem_response(
             503, "the database cannot be reached", type_="database-unavailable",

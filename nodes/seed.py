@@ -40,17 +40,22 @@ async def seed_users(store: Store, cost: int) -> int:
     return created
 
 
+async def _try_seed(app: web.Application) -> bool:
+    try:
+        created = await seed_users(app[STORE], app[CONFIG].password_hash_cost)
+    except StoreUnavailable as exc:
+        log.warning("seeding failed; serving unready and retrying", extra={"error": str(exc)})
+        return False
+    app[READINESS].seeded = True
+    log.info("users seeded", extra={"users_created": created})
+    return True
+
+
 async def _seed_until_done(app: web.Application) -> None:
     while True:
-        try:
-            created = await seed_users(app[STORE], app[CONFIG].password_hash_cost)
-        except StoreUnavailable as exc:
-            log.warning("seeding failed, retrying", extra={"error": str(exc)})
-            await asyncio.sleep(RETRY_SECONDS)
-            continue
-        app[READINESS].seeded = True
-        log.info("users seeded", extra={"users_created": created})
-        return
+        await asyncio.sleep(RETRY_SECONDS)
+        if await _try_seed(app):
+            return
 
 
 async def seeding_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -58,11 +63,10 @@ async def seeding_ctx(app: web.Application) -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
     cost = app[CONFIG].password_hash_cost
     app[DUMMY_HASH] = await loop.run_in_executor(None, hash_password, "no-such-user", cost)
-    task = asyncio.create_task(_seed_until_done(app))
-    try:
-        await asyncio.wait_for(asyncio.shield(task), timeout=5.0)
-    except TimeoutError:
-        log.warning("Redis not reachable at start; serving unready while seeding retries")
+    task: asyncio.Task[None] | None = None
+    if not await _try_seed(app):
+        task = asyncio.create_task(_seed_until_done(app))
     yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

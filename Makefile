@@ -14,6 +14,7 @@ DURATION ?= 60s
 INTERVAL ?= 5
 COUNT ?= 3
 SIGNAL ?= KILL
+LOAD_HOST ?= http://127.0.0.1:8080
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test lint fmt demo cluster-up cluster-down cluster-status load chaos \
@@ -44,22 +45,29 @@ fmt: $(STAMP)  ## format the code with ruff
 	$(BIN)/ruff format .
 
 demo: $(STAMP)  ## cluster up, load, chaos, report, verify, cluster down
-	@echo "make demo: not built yet (issue #4: local cluster, chaos-kill, Locust load)" >&2; exit 1
+	$(BIN)/python -m loadtest.demo --nodes $(NODES) --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION)
 
 cluster-up: $(STAMP)  ## start Redis, NODES nodes and the balancer (RUNTIME=auto|local|docker)
-	@echo "make cluster-up: not built yet (issue #4)" >&2; exit 1
+	$(BIN)/cluster up --nodes $(NODES) --runtime $(RUNTIME)
 
 cluster-down: $(STAMP)  ## stop everything cluster-up started
-	@echo "make cluster-down: not built yet (issue #4)" >&2; exit 1
+	$(BIN)/cluster down --runtime $(RUNTIME)
 
 cluster-status: $(STAMP)  ## what runs, where, healthy or not
-	@echo "make cluster-status: not built yet (issue #4)" >&2; exit 1
+	$(BIN)/cluster status --runtime $(RUNTIME)
 
 load: $(STAMP)  ## Locust headless against the balancer (USERS, SPAWN_RATE, DURATION)
-	@echo "make load: not built yet (issue #4)" >&2; exit 1
+	@out=reports/load-$$(date +%Y%m%d-%H%M%S); mkdir -p $$out; \
+	  LOAD_ACK_FILE=$$out/acks.jsonl LOAD_SUMMARY_FILE=$$out/summary.json \
+	  $(BIN)/locust -f loadtest/locustfile.py --headless -u $(USERS) -r $(SPAWN_RATE) -t $(DURATION) \
+	    --host $(LOAD_HOST) \
+	    --csv $$out/locust --csv-full-history --html $$out/locust.html --only-summary; \
+	  rc=$$?; echo "load report: $$out/locust.html"; exit $$rc
 
 chaos: $(STAMP)  ## chaos-kill against the running cluster (INTERVAL, COUNT, SIGNAL)
-	@echo "make chaos: not built yet (issue #4)" >&2; exit 1
+	@mkdir -p reports
+	$(BIN)/chaos-kill --runtime $(RUNTIME) --interval $(INTERVAL) --count $(COUNT) --signal $(SIGNAL) \
+	  --restart-after 2 --events reports/chaos.jsonl
 
 bench-balancer: $(STAMP)  ## this balancer vs HAProxy (and nginx) vs direct, same load generator
 	@echo "make bench-balancer: not built yet (issue #3)" >&2; exit 1

@@ -178,7 +178,8 @@ class ApiUser(FastHttpUser):
 
     def put(self, order: str, current: dict[str, Any], etag: str) -> bool:
         """One If-Match update; False when the version was stale (the caller re-reads)."""
-        body = {"item": current["item"], "quantity": int(current["quantity"]) + 1}
+        # Each update moves the quantity on by one (wrapping within the API's 1-1000 range).
+        body = {"item": current["item"], "quantity": int(current["quantity"]) % 1000 + 1}
         with self.client.put(
             f"/orders/{order}",
             json=body,

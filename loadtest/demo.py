@@ -1,0 +1,187 @@
+"""``make demo``: cluster up, Locust load, chaos mid-load, verification, report, cluster down.
+
+    python -m loadtest.demo [--nodes 3] [--users 50] [--spawn-rate 10] [--duration 60s]
+
+Locust and chaos-kill run as their own processes (Locust monkey-patches its process with
+gevent; chaos-kill is the same console script a user runs). This process only orchestrates:
+it starts the local cluster through the runtime, waits for the load, reads the balancer's
+counters, verifies the orders through the API, writes ``reports/<timestamp>/`` and always
+takes the cluster down, on success, error or Ctrl-C. Exit status 1 when a request failed or an
+invariant broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cluster.config import ClusterConfig
+from cluster.runtime import ClusterError, ClusterStatus, Runtime
+from cluster.runtime.local import LocalRuntime
+from loadtest import report
+from loadtest.chaos_plan import parse_seconds
+from loadtest.verify import verify
+
+HERE = Path(__file__).resolve().parent
+ACCOUNTS = ("alice", "bob", "carol")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DemoSettings:
+    nodes: int = 3
+    users: int = 50
+    spawn_rate: float = 10.0
+    duration: float = 60.0
+    reports: Path = Path("reports")
+    seed: int = 7
+
+    @property
+    def ramp(self) -> float:
+        return self.users / self.spawn_rate
+
+    @property
+    def chaos_interval(self) -> float:
+        """Four actions spread over the loaded part of the run, the last one recovered in time."""
+        return max(2.0, (self.duration - self.ramp - 8.0) / 4.5)
+
+
+def locust_command(settings: DemoSettings, host: str, out: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--headless",
+        "-u", str(settings.users), "-r", str(settings.spawn_rate),
+        "-t", f"{int(settings.duration)}s", "--host", host, "--stop-timeout", "5",
+        "--csv", str(out / "locust"), "--csv-full-history", "--html", str(out / "locust.html"),
+        "--only-summary", "--loglevel", "WARNING",
+    ]  # fmt: skip
+
+
+def chaos_command(settings: DemoSettings, state_dir: Path, events: Path) -> list[str]:
+    """One SIGKILL, one SIGTERM, one SIGSTOP, another SIGKILL; one node down at a time."""
+    return [
+        sys.executable, "-m", "loadtest.chaos", "--runtime", "local",
+        "--state-dir", str(state_dir), "--interval", f"{settings.chaos_interval:.1f}",
+        "--count", "4", "--signal", "KILL,TERM,STOP,KILL", "--restart-after", "2",
+        "--pause-for", "4", "--min-alive", str(max(1, settings.nodes - 1)),
+        "--seed", str(settings.seed), "--events", str(events),
+    ]  # fmt: skip
+
+
+def summarize(
+    locust: dict[str, Any], lb: dict[str, Any], events: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    actions = Counter(str(e.get("action")) for e in events)
+    return {
+        "requests": locust.get("requests", 0),
+        "failures": locust.get("failures", 0),
+        "creates acknowledged": locust.get("creates_acknowledged", 0),
+        "updates acknowledged": locust.get("updates_acknowledged", 0),
+        "client retries on 412 (stale ETag)": locust.get("retries_412_stale_etag", 0),
+        "client retries on 409 (in progress)": locust.get("retries_409_in_progress", 0),
+        "balancer retries": lb.get("retries", "?"),
+        "chaos": ", ".join(f"{n} {a}" for a, n in sorted(actions.items())) or "none",
+        "requests per node": ", ".join(
+            f"{name}={n}" for name, n in sorted(report.node_spread(lb).items())
+        ),
+    }
+
+
+def run(settings: DemoSettings, runtime: Runtime, status: ClusterStatus, out: Path) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    events, acks = out / "chaos.jsonl", out / "acks.jsonl"
+    print(f"demo: {len(status.nodes)} nodes up behind {status.balancer}; load for "
+          f"{settings.duration:.0f}s with {settings.users} users", flush=True)  # fmt: skip
+    env = {"LOAD_ACK_FILE": str(acks), "LOAD_SUMMARY_FILE": str(out / "locust-summary.json")}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        with (out / "locust.log").open("wb") as log:
+            locust = subprocess.Popen(
+                locust_command(settings, status.balancer, out),
+                env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            procs.append(locust)
+            time.sleep(settings.ramp + 2.0)
+            with (out / "chaos.log").open("wb") as chaos_log:
+                chaos = subprocess.Popen(
+                    chaos_command(settings, runtime.config.state_dir, events),
+                    stdout=chaos_log, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+                procs.append(chaos)
+                locust_rc = locust.wait(timeout=settings.duration + 120)
+                chaos_rc = chaos.wait(timeout=60)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)  # chaos thaws/restarts what it touched
+                proc.wait(timeout=60)
+    lb = runtime.balancer_status()
+    (out / "balancer-status.json").write_text(json.dumps(lb, indent=2))
+    invariants = [i.to_json() for i in verify(status.balancer, acks, ACCOUNTS)]
+    summary_file = out / "locust-summary.json"
+    locust_summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    summary = summarize(locust_summary, lb, report.read_events(events))
+    ok = locust_rc == 0 and chaos_rc == 0 and all(i["ok"] for i in invariants)
+    summary.update({"locust exit": locust_rc, "chaos exit": chaos_rc, "ok": ok})
+    page = report.build(out, out / "locust_stats_history.csv", events, lb, summary, invariants)
+    print_summary(summary, invariants, page)
+    return 0 if ok else 1
+
+
+def print_summary(
+    summary: dict[str, Any], invariants: Sequence[dict[str, Any]], page: Path
+) -> None:
+    print("\n== demo summary ==")
+    for key, value in summary.items():
+        print(f"{key:<38} {value}")
+    for inv in invariants:
+        print(f"invariant: {inv['name']:<40} {'OK ' if inv['ok'] else 'BROKEN'}  {inv['detail']}")
+    print(f"report: {page}  (timeline: {page.parent / 'timeline.png'})")
+    print("RESULT:", "PASS" if summary["ok"] else "FAIL")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--spawn-rate", type=float, default=10.0)
+    parser.add_argument("--duration", type=parse_seconds, default=60.0, help="e.g. 60s, 2m")
+    parser.add_argument("--reports", type=Path, default=Path("reports"))
+    parser.add_argument("--seed", type=int, default=7, help="chaos target choice")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = DemoSettings(args.nodes, args.users, args.spawn_rate, args.duration,
+                            args.reports, args.seed)  # fmt: skip
+    runtime = LocalRuntime(ClusterConfig.from_env())
+    out = settings.reports / time.strftime("%Y%m%d-%H%M%S")
+    try:
+        status = runtime.up(settings.nodes)  # cleans up after itself when it fails
+    except ClusterError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return run(settings, runtime, status, out)
+    except ClusterError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("demo: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        stopped = runtime.down()
+        print(f"demo: cluster down ({len(stopped)} processes stopped)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

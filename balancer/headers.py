@@ -1,13 +1,14 @@
-"""Header rewriting in both directions. Pure: bytes in, bytes out.
+"""Header rewriting in both directions. Pure: bytes in, bytes out (this is the hot path).
 
 Toward the backend: hop-by-hop headers and the ones named in ``Connection`` are stripped;
 ``X-Request-ID`` is kept when sane, else created; W3C ``traceparent`` and B3 are propagated, and
-created (from each other when one is present) when absent; ``X-Forwarded-For`` gets the client
-address appended and ``X-Forwarded-Proto`` is set. ``Content-Length`` is set by the caller from
-the buffered body, so framing headers from the client never pass.
+created (from each other when one is present) when absent; a created request id equals the
+created trace id, so logs and traces join. ``X-Forwarded-For`` gets the client address appended
+and ``X-Forwarded-Proto`` is set. ``Content-Length`` is set by the caller from the buffered
+body, so framing headers from the client never pass.
 
-Toward the client: the same stripping; ``X-Request-ID`` is ours; framing is reported to the
-caller, which re-frames the streamed body.
+Toward the client: the same stripping; ``X-Request-ID`` is the balancer's; the framing is
+reported to the caller, which re-frames the streamed body.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 HOP_BY_HOP = frozenset(
     {
@@ -30,17 +30,22 @@ HOP_BY_HOP = frozenset(
         b"proxy-authorization",
     }
 )
-# Hop-by-hop, or set by the balancer itself.
-_REQUEST_DROP = HOP_BY_HOP | {
-    b"content-length",
-    b"expect",
-    b"x-lb-explain",
-    b"x-request-id",
-    b"x-forwarded-for",
-    b"x-forwarded-proto",
-    b"traceparent",
+# Request headers the balancer reads; all but the last two are dropped and rewritten.
+_R_ID, _R_TP, _R_XFF, _R_EXPLAIN, _R_EXPECT, _R_CONN, _R_DROP, _R_IDEM, _R_B3 = range(9)
+_REQUEST_SPECIAL = {
+    b"x-request-id": _R_ID,
+    b"traceparent": _R_TP,
+    b"x-forwarded-for": _R_XFF,
+    b"x-forwarded-proto": _R_DROP,
+    b"x-lb-explain": _R_EXPLAIN,
+    b"expect": _R_EXPECT,
+    b"connection": _R_CONN,
+    b"content-length": _R_DROP,
+    b"idempotency-key": _R_IDEM,
+    b"x-b3-traceid": _R_B3,
+    **{name: _R_DROP for name in HOP_BY_HOP if name != b"connection"},
 }
-_RESPONSE_DROP = HOP_BY_HOP | {b"content-length", b"x-request-id"}
+_PLAIN_CONNECTION = frozenset({b"close", b"keep-alive", b""})
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 _TRACEPARENT = re.compile(rb"00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
 _HEX_ID = re.compile(rb"[0-9a-f]{16}|[0-9a-f]{32}")
@@ -51,112 +56,164 @@ def random_hex(nbytes: int) -> bytes:
     return os.urandom(nbytes).hex().encode()
 
 
-@dataclass(frozen=True, slots=True)
 class Forward:
     """What the proxy needs from a client request's headers."""
 
-    lines: bytes  # header lines for the backend, each ending in CRLF, no blank line
-    request_id: bytes
-    explain: bool  # X-LB-Explain: 1
-    idempotency_key: bool
-    expect_continue: bool
-    close: bool  # the client asked to close after this request
+    __slots__ = ("expect_continue", "explain", "idempotency_key", "lines", "request_id")
+
+    def __init__(
+        self,
+        lines: bytes,
+        request_id: bytes,
+        explain: bool,
+        idempotency_key: bool,
+        expect_continue: bool,
+    ) -> None:
+        self.lines = lines  # header lines for the backend, each ending in CRLF, no blank line
+        self.request_id = request_id
+        self.explain = explain  # X-LB-Explain: 1
+        self.idempotency_key = idempotency_key
+        self.expect_continue = expect_continue
+
+
+def connection_tokens(value: bytes) -> frozenset[bytes]:
+    """Header names listed in a ``Connection`` value (``close``/``keep-alive`` aside)."""
+    return frozenset(t.strip().lower() for t in value.split(b",")) - _PLAIN_CONNECTION
 
 
 def rewrite_request(
     headers: list[tuple[bytes, bytes]],
     client_ip: bytes,
     new_hex: Callable[[int], bytes] = random_hex,
+    named: frozenset[bytes] = frozenset(),
 ) -> Forward:
     """The backend's view of a client request's headers (see the module docstring)."""
-    named = _connection_tokens(headers)
-    found: dict[bytes, bytes] = {}
     out: list[bytes] = []
+    request_id = traceparent = b3 = forwarded = connection = None
+    explain = expect = idem = False
+    special = _REQUEST_SPECIAL
     for name, value in headers:
         lower = name.lower()
-        if lower in _REQUEST_DROP or lower in named:
-            if lower not in found:
-                found[lower] = value
-            elif lower == b"x-forwarded-for":
-                found[lower] += b", " + value
+        kind = special.get(lower)
+        if kind is None:
+            if not named or lower not in named:
+                out.append(name + b": " + value + b"\r\n")
             continue
-        if lower == b"x-b3-traceid" or lower == b"idempotency-key":
-            found[lower] = value
-        out += (name, b": ", value, b"\r\n")
-    request_id = found.get(b"x-request-id", b"")
-    if not _SANE_ID.fullmatch(request_id):
-        request_id = new_hex(16)
+        if kind == _R_ID:
+            request_id = request_id or value
+        elif kind == _R_TP:
+            traceparent = traceparent or value
+        elif kind == _R_XFF:
+            forwarded = value if forwarded is None else forwarded + b", " + value
+        elif kind == _R_EXPLAIN:
+            explain = explain or value.strip() == b"1"
+        elif kind == _R_EXPECT:
+            expect = value.lower() == b"100-continue"
+        elif kind == _R_CONN:
+            connection = value if connection is None else connection + b"," + value
+        elif kind >= _R_IDEM and lower not in named:
+            if kind == _R_IDEM:
+                idem = idem or bool(value.strip())
+            else:
+                b3 = value
+            out.append(name + b": " + value + b"\r\n")
+    if connection is not None and not named:
+        tokens = connection_tokens(connection)
+        if tokens:  # rare: strip the headers it names too
+            return rewrite_request(headers, client_ip, new_hex, tokens)
+    fresh = b""
+    if request_id is None or not _SANE_ID.fullmatch(request_id):
+        fresh = new_hex(24)
+        request_id = fresh[:32]
     out += (b"X-Request-ID: ", request_id, b"\r\n")
-    out += _trace_lines(found.get(b"traceparent"), found.get(b"x-b3-traceid"), new_hex)
-    forwarded = found.get(b"x-forwarded-for")
+    out += _trace_lines(traceparent, b3, fresh, new_hex)
     out += (b"X-Forwarded-For: ", forwarded + b", " + client_ip if forwarded else client_ip)
     out.append(b"\r\nX-Forwarded-Proto: http\r\n")
-    connection = found.get(b"connection", b"").lower()
-    return Forward(
-        lines=b"".join(out),
-        request_id=request_id,
-        explain=found.get(b"x-lb-explain", b"").strip() == b"1",
-        idempotency_key=bool(found.get(b"idempotency-key", b"").strip()),
-        expect_continue=found.get(b"expect", b"").lower() == b"100-continue",
-        close=b"close" in connection,
-    )
-
-
-def _connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
-    tokens: set[bytes] = set()
-    for name, value in headers:
-        if name.lower() == b"connection":
-            tokens.update(token.strip().lower() for token in value.split(b","))
-    tokens -= {b"close", b"keep-alive", b""}
-    return frozenset(tokens)
+    return Forward(b"".join(out), request_id, explain, idem, expect)
 
 
 def _trace_lines(
-    traceparent: bytes | None, b3_trace: bytes | None, new_hex: Callable[[int], bytes]
-) -> list[bytes]:
-    match = _TRACEPARENT.fullmatch(traceparent or b"")
+    traceparent: bytes | None,
+    b3_trace: bytes | None,
+    fresh: bytes,
+    new_hex: Callable[[int], bytes],
+) -> tuple[bytes, ...]:
+    match = _TRACEPARENT.fullmatch(traceparent) if traceparent else None
     if match is not None and match.group(1) != _ZERO_TRACE:
         trace, span, parent = match.group(1), match.group(2), match.group(0)
     else:
+        fresh = fresh or new_hex(24)
         b3 = b3_trace.lower() if b3_trace else b""
-        trace = b3.rjust(32, b"0") if _HEX_ID.fullmatch(b3) else new_hex(16)
-        span = new_hex(8)
+        trace = b3.rjust(32, b"0") if _HEX_ID.fullmatch(b3) else fresh[:32]
+        span = fresh[32:48]
         parent = b"00-" + trace + b"-" + span + b"-01"
-    lines = [b"traceparent: ", parent, b"\r\n"]
-    if b3_trace is None:
-        lines += (b"X-B3-TraceId: ", trace, b"\r\nX-B3-SpanId: ", span, b"\r\n")
-    return lines
+    if b3_trace is not None:
+        return (b"traceparent: ", parent, b"\r\n")
+    return (
+        b"traceparent: ",
+        parent,
+        b"\r\nX-B3-TraceId: ",
+        trace,
+        b"\r\nX-B3-SpanId: ",
+        span,
+        b"\r\n",
+    )
 
 
-@dataclass(frozen=True, slots=True)
+# Response headers the balancer reads (all dropped, except X-Served-By).
+_S_LENGTH, _S_TE, _S_CONN, _S_DROP, _S_SERVED = range(5)
+_RESPONSE_SPECIAL = {
+    b"content-length": _S_LENGTH,
+    b"transfer-encoding": _S_TE,
+    b"connection": _S_CONN,
+    b"x-request-id": _S_DROP,
+    b"x-served-by": _S_SERVED,
+    **{name: _S_DROP for name in HOP_BY_HOP if name not in (b"connection", b"transfer-encoding")},
+}
+
+
 class Upstream:
     """What the proxy needs from a backend response's headers."""
 
-    lines: list[bytes]  # header lines for the client, each ending in CRLF
-    content_length: bytes | None
-    chunked: bool
-    served_by: bytes | None
-    close: bool  # the backend will close the connection
+    __slots__ = ("chunked", "content_length", "lines", "served_by")
+
+    def __init__(
+        self,
+        lines: list[bytes],
+        content_length: bytes | None,
+        chunked: bool,
+        served_by: bytes | None,
+    ) -> None:
+        self.lines = lines  # header lines for the client, each ending in CRLF
+        self.content_length = content_length
+        self.chunked = chunked
+        self.served_by = served_by
 
 
-def filter_response(headers: list[tuple[bytes, bytes]]) -> Upstream:
+def filter_response(
+    headers: list[tuple[bytes, bytes]], named: frozenset[bytes] = frozenset()
+) -> Upstream:
     """The client's view of a backend response's headers, plus its framing."""
-    named = _connection_tokens(headers)
     lines: list[bytes] = []
-    length: bytes | None = None
-    chunked = close = False
-    served_by: bytes | None = None
+    length = served_by = connection = None
+    chunked = False
+    special = _RESPONSE_SPECIAL
     for name, value in headers:
         lower = name.lower()
-        if lower in _RESPONSE_DROP or lower in named:
-            if lower == b"content-length":
-                length = value.strip()
-            elif lower == b"transfer-encoding":
-                chunked = b"chunked" in value.lower()
-            elif lower == b"connection":
-                close = close or b"close" in value.lower()
-            continue
-        if lower == b"x-served-by":
-            served_by = value
-        lines.append(name + b": " + value + b"\r\n")
-    return Upstream(lines, length, chunked, served_by, close)
+        kind = special.get(lower)
+        if kind is None or kind == _S_SERVED:
+            if not named or lower not in named:
+                lines.append(name + b": " + value + b"\r\n")
+            if kind == _S_SERVED:
+                served_by = value
+        elif kind == _S_LENGTH:
+            length = value.strip()
+        elif kind == _S_TE:
+            chunked = b"chunked" in value.lower()
+        elif kind == _S_CONN:
+            connection = value if connection is None else connection + b"," + value
+    if connection is not None and not named:
+        tokens = connection_tokens(connection)
+        if tokens:
+            return filter_response(headers, tokens)
+    return Upstream(lines, length, chunked, served_by)

@@ -86,14 +86,19 @@ class Pool:
         self.rise, self.fall = rise, fall
         self.backends: list[Backend] = [Backend(url, rise, fall) for url in urls]
         self._cursor = 0
+        self._eligible: list[bool] = []
         self.retries = 0
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute who may get traffic; call after any health or membership change."""
+        self._eligible = [b.health.state is State.UP and not b.retired for b in self.backends]
 
     def pick(self, tried: Collection[Backend] = ()) -> Backend | None:
         """The next up backend in round-robin order, skipping the ones ``tried``."""
         backends = self.backends
-        eligible = [b.health.state is State.UP and not b.retired for b in backends]
         skip = [i for i, b in enumerate(backends) if b in tried] if tried else ()
-        index, self._cursor = round_robin(eligible, self._cursor, skip)
+        index, self._cursor = round_robin(self._eligible, self._cursor, skip)
         return None if index is None else backends[index]
 
     def fallback(self, tried: Collection[Backend] = ()) -> Backend | None:
@@ -110,12 +115,13 @@ class Pool:
         )
 
     def any_up(self) -> bool:
-        return any(b.health.state is State.UP and not b.retired for b in self.backends)
+        return any(self._eligible)
 
     def eject(self, backend: Backend, why: str, request_id: str = "") -> None:
         """Passive health: a proxied request saw a connect failure, reset or timeout."""
         backend.failures += 1
         if backend.health.request_failed(time.monotonic()):
+            self.refresh()
             log.warning(
                 "backend ejected",
                 extra={
@@ -142,6 +148,7 @@ class Pool:
                 backend.retired = True
         self.backends.extend(Backend(u, self.rise, self.fall) for u in added)
         self.reap()
+        self.refresh()
         return added, retired
 
     def reap(self) -> None:
@@ -155,3 +162,4 @@ class Pool:
         if len(keep) != len(self.backends):
             self.backends = keep
             self._cursor = 0
+            self.refresh()

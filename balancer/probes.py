@@ -54,6 +54,7 @@ async def probe(proxy: Proxy, session: aiohttp.ClientSession, backend: Backend) 
     else:
         changed = backend.health.probe_failed(time.monotonic())
     if changed:
+        proxy.pool.refresh()
         level = logging.INFO if status == 200 else logging.WARNING
         log.log(
             level,

@@ -70,7 +70,7 @@ chaos: $(STAMP)  ## chaos-kill against the running cluster (INTERVAL, COUNT, SIG
 	  --restart-after 2 --events reports/chaos.jsonl
 
 bench-balancer: $(STAMP)  ## this balancer vs HAProxy (and nginx) vs direct, same load generator
-	@echo "make bench-balancer: not built yet (issue #3)" >&2; exit 1
+	$(BIN)/python -m loadtest.bench_balancer $(BENCH_ARGS)
 
 paradox: $(STAMP)  ## the revocation modes measured side by side
 	@echo "make paradox: not built yet (issue #6)" >&2; exit 1

@@ -15,14 +15,15 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
 
-ACTION_STYLE = {
+ACTION_STYLE: dict[str, tuple[str, Literal["-", ":"]]] = {
     "kill": ("tab:red", "-"),
     "term": ("tab:orange", "-"),
     "stop": ("tab:purple", "-"),
@@ -105,7 +106,9 @@ def plot(
     p95.set_ylabel("p95 (ms)")
     p95.set_xlabel("seconds since the load started")
     for event in events:
-        color, style = ACTION_STYLE.get(str(event.get("action")), ("grey", "--"))
+        if event.get("action") not in ACTION_STYLE:
+            continue  # skips and failures are in the table, not on the timeline
+        color, style = ACTION_STYLE[str(event["action"])]
         x = float(event["ts"]) - t0
         for axis in (rps, fails, p95):
             axis.axvline(x, color=color, linestyle=style, linewidth=1.2, alpha=0.8)
@@ -114,6 +117,8 @@ def plot(
             rps.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), rotation=90,
                          va="top", ha="right", fontsize=8, color=color)  # fmt: skip
     rps.set_title("Load through the balancer, with every chaos action marked")
+    marks = [Line2D([], [], color=c, linestyle=st, label=a) for a, (c, st) in ACTION_STYLE.items()]
+    rps.legend(handles=marks, loc="lower right", fontsize=8, ncol=len(marks))
     bars = fig.add_subplot(grid[3])
     names = sorted(spread)
     bars.bar(names, [spread[n] for n in names], color="tab:cyan")

@@ -1,0 +1,128 @@
+"""Cluster settings, the runtime choice, the secret file and the human status."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from cluster.cli import render_status
+from cluster.config import ClusterConfig, ConfigError
+from cluster.runtime import (
+    ClusterStatus,
+    MissingDependency,
+    NodeInfo,
+    NodeState,
+    RuntimeUnavailable,
+    choose_runtime,
+    get_runtime,
+)
+from cluster.runtime.local import LocalRuntime, ensure_secret
+
+
+def test_defaults_are_the_design_ports() -> None:
+    config = ClusterConfig.from_env({})
+    assert (config.balancer_port, config.port_of(1), config.port_of(3)) == (8080, 8081, 8083)
+    assert config.redis_url == "redis://127.0.0.1:6390/0"
+    assert config.state_dir == Path(".cluster")
+
+
+def test_every_port_and_the_state_dir_can_be_overridden() -> None:
+    config = ClusterConfig.from_env(
+        {
+            "CLUSTER_STATE_DIR": "/tmp/x",
+            "CLUSTER_BALANCER_PORT": "18080",
+            "CLUSTER_NODE_PORTS": "19001,19005",
+            "CLUSTER_REDIS_PORT": "16390",
+            "NODES": "2",
+        }
+    )
+    assert config.state_dir == Path("/tmp/x")
+    assert (config.port_of(1), config.port_of(2)) == (19001, 19005)
+    assert (config.balancer_url, config.redis_port, config.nodes) == (
+        "http://127.0.0.1:18080",
+        16390,
+        2,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"CLUSTER_BALANCER_PORT": "eighty"}, "CLUSTER_BALANCER_PORT"),
+        ({"NODES": "0"}, "NODES"),
+        ({"CLUSTER_NODE_PORTS": "1,x"}, "CLUSTER_NODE_PORTS"),
+        ({"DRAIN_SECONDS": "-1"}, "DRAIN_SECONDS"),
+    ],
+)
+def test_a_bad_setting_is_named(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        ClusterConfig.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("requested", "built", "answers", "chosen"),
+    [
+        ("auto", True, True, "docker"),
+        ("auto", True, False, "local"),
+        ("auto", False, True, "local"),
+        ("local", True, True, "local"),
+        ("docker", False, False, "docker"),
+    ],
+)
+def test_choose_runtime(requested: str, built: bool, answers: bool, chosen: str) -> None:
+    name, reason = choose_runtime(requested, built, answers)
+    assert name == chosen
+    assert reason.startswith(f"runtime: {chosen}")
+
+
+def test_an_unknown_runtime_is_refused() -> None:
+    with pytest.raises(RuntimeUnavailable, match="RUNTIME='k8s'"):
+        choose_runtime("k8s", True, True)
+
+
+def test_local_is_always_available(tmp_path: Path) -> None:
+    runtime, _ = get_runtime("local", ClusterConfig(state_dir=tmp_path))
+    assert isinstance(runtime, LocalRuntime)
+
+
+def test_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    path = tmp_path / "jwt-secret"
+    ensure_secret(path)
+    first = path.read_text()
+    assert len(first) >= 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    ensure_secret(path)
+    assert path.read_text() == first
+
+
+def test_up_without_redis_server_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cluster.runtime.local.shutil.which", lambda _name: None)
+    with pytest.raises(MissingDependency, match="apt-get install redis-server"):
+        LocalRuntime(ClusterConfig(state_dir=tmp_path)).up(1)
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_render_status_shows_the_balancer_view() -> None:
+    status = ClusterStatus(
+        runtime="local",
+        balancer="http://127.0.0.1:8080",
+        redis="redis://127.0.0.1:6390/0",
+        nodes=(
+            NodeInfo("node-1", "http://127.0.0.1:8081", 10, None, NodeState.RUNNING),
+            NodeInfo("node-2", "http://127.0.0.1:8082", 11, None, NodeState.PAUSED),
+        ),
+    )
+    lb = {"backends": [{"url": "http://127.0.0.1:8081", "state": "up"},
+                       {"url": "http://127.0.0.1:8082", "state": "down"}]}  # fmt: skip
+    lines = render_status(status, lb).splitlines()
+    assert lines[-2].split()[-2:] == ["running", "up"]
+    assert lines[-1].split()[-2:] == ["paused", "down"]
+    assert "NOT answering" in render_status(status, None)
+    assert status.to_json()["nodes"][1] == {
+        "name": "node-2", "url": "http://127.0.0.1:8082", "pid": 11, "container": None,
+        "state": "paused",
+    }  # fmt: skip

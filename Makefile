@@ -73,7 +73,7 @@ bench-balancer: $(STAMP)  ## this balancer vs HAProxy (and nginx) vs direct, sam
 	$(BIN)/python -m loadtest.bench_balancer $(BENCH_ARGS)
 
 paradox: $(STAMP)  ## the revocation modes measured side by side
-	@echo "make paradox: not built yet (issue #6)" >&2; exit 1
+	$(BIN)/paradox $(PARADOX_ARGS)
 
 images:  ## build the container images (official base, or offline when no registry answers)
 	@echo "make images: not built yet (issue #5)" >&2; exit 1

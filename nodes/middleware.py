@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -27,6 +28,8 @@ from nodes.store import StoreUnavailable
 log = logging.getLogger("nodes.access")
 errors_log = logging.getLogger("nodes.errors")
 MAX_BODY_BYTES = 1024 * 1024
+#: The status logged for a request whose handler was cancelled (nginx's "client closed").
+CANCELLED = 499
 _SANE_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 
 
@@ -59,6 +62,9 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         if app[READINESS].draining:
             response.force_close()
         return response
+    except asyncio.CancelledError:
+        status = CANCELLED  # the client went away, or shutdown gave up waiting
+        raise
     finally:
         elapsed = time.perf_counter() - start
         route = route_template(request)

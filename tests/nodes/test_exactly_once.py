@@ -1,0 +1,163 @@
+"""Exactly-once creation and lost-update-free updates, under concurrency and delays.
+
+The RESERVE script is checked against ``nodes.idempotency.decide`` over every case of its table;
+a node "paused" past its lease (the SIGSTOP case) is played at the ``Store`` level: it resumes
+after a retry took its reservation over and must not create a second order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+
+from nodes.idempotency import decide, fingerprint
+from nodes.orders import OrderInput
+from nodes.store import NewOrder, Store, StoredResponse
+from tests.nodes.helpers import bearer
+
+Client = TestClient[Any, Any]
+ORDER = {"item": "book", "quantity": 1}
+
+
+@pytest.fixture
+async def store(redis_url: str) -> Any:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    yield Store(client)
+    await client.aclose()
+
+
+def new_order(order_id: str, user: str = "alice") -> NewOrder:
+    body = f'{{"id":"{order_id}"}}'
+    response = StoredResponse(201, f"/orders/{order_id}", '"v1"', body)
+    return NewOrder(order_id, user, OrderInput("book", 1), "2026-01-01T00:00:00Z", response)
+
+
+async def order_count(store: Store, user: str = "alice") -> int:
+    return int(await store.redis.llen(f"user:{user}:orders"))
+
+
+async def test_twenty_concurrent_posts_with_one_key_create_one_order(api: Client) -> None:
+    auth = {**await bearer(api), "Idempotency-Key": "same-key"}
+    responses = await asyncio.gather(
+        *(api.post("/users/alice/orders", json=ORDER, headers=auth) for _ in range(20))
+    )
+    statuses = Counter(
+        (r.status, r.headers.get("Idempotent-Replayed") == "true") for r in responses
+    )
+    assert statuses[(201, False)] == 1, statuses
+    assert set(statuses) <= {(201, False), (201, True), (409, False)}, statuses
+    ids = {(await r.json())["id"] for r in responses if r.status == 201}
+    assert len(ids) == 1
+    for r in responses:
+        if r.status == 409:
+            assert int(r.headers["Retry-After"]) >= 1
+    listed = await (await api.get("/users/alice/orders", headers=auth)).json()
+    assert listed["total"] == 1 and listed["orders"][0]["id"] in ids
+
+
+async def test_racing_puts_with_one_etag_exactly_one_wins(api: Client) -> None:
+    auth = await bearer(api)
+    created = await api.post(
+        "/users/alice/orders", json=ORDER, headers={**auth, "Idempotency-Key": "k"}
+    )
+    location = created.headers["Location"]
+    responses = await asyncio.gather(
+        *(
+            api.put(location, json={"item": f"v{i}", "quantity": i + 1},
+                    headers={**auth, "If-Match": '"v1"'})
+            for i in range(12)
+        )
+    )  # fmt: skip
+    statuses = Counter(r.status for r in responses)
+    assert statuses == Counter({200: 1, 412: 11})
+    winner = next(r for r in responses if r.status == 200)
+    final = await (await api.get(location, headers=auth)).json()
+    assert final == await winner.json() and final["version"] == 2
+
+
+CASES = [
+    # (record fingerprint, state, lease alive)
+    (None, None, False),
+    ("other", "pending", True),
+    ("other", "done", False),
+    ("fp", "done", False),
+    ("fp", "pending", True),
+    ("fp", "pending", False),
+]
+
+
+@pytest.mark.parametrize(("stored_fp", "state", "lease"), CASES)
+async def test_reserve_script_follows_the_decision_table(
+    store: Store, stored_fp: str | None, state: str | None, lease: bool
+) -> None:
+    rec, lease_key = "idem:alice:k", "idem:alice:k:lease"
+    if stored_fp is not None:
+        await store.redis.hset(rec, mapping={"fp": stored_fp, "owner": "old", "state": str(state)})
+        if state == "done":
+            await store.redis.hset(
+                rec, mapping={"status": 201, "location": "/orders/1", "etag": '"v1"', "body": "{}"}
+            )
+    if lease:
+        await store.redis.set(lease_key, "old", px=10_000)
+    reservation = await store.reserve("alice", "k", "fp", "new", 5_000, 60)
+    assert reservation.outcome == decide(stored_fp, state, lease, "fp").value
+    owner = await store.redis.hget(rec, "owner")
+    assert owner == ("new" if reservation.outcome in {"reserve", "take_over"} else "old")
+
+
+async def test_a_paused_owner_resuming_after_takeover_creates_nothing(store: Store) -> None:
+    first = await store.reserve("alice", "k", "fp", "owner-a", 100, 60)
+    assert first.outcome == "reserve"
+    await asyncio.sleep(0.2)  # owner-a is "SIGSTOPped" past its lease
+    second = await store.reserve("alice", "k", "fp", "owner-b", 5_000, 60)
+    assert second.outcome == "take_over"
+    assert (await store.commit("k", "owner-a", new_order("from-a"))).outcome == "fenced"
+    assert (await store.commit("k", "owner-b", new_order("from-b"))).outcome == "committed"
+    # owner-a retries its commit (or resumes only now): it gets the stored answer, no order.
+    late = await store.commit("k", "owner-a", new_order("from-a"))
+    assert late.outcome == "replay" and late.response is not None
+    assert late.response.location == "/orders/from-b"
+    assert await order_count(store) == 1
+    assert not await store.redis.exists("order:from-a")
+
+
+async def test_a_committed_record_survives_a_late_release(store: Store) -> None:
+    await store.reserve("alice", "k", "fp", "owner-a", 5_000, 60)
+    await store.commit("k", "owner-a", new_order("o1"))
+    await store.release("alice", "k", "owner-a")
+    replay = await store.reserve("alice", "k", "fp", "owner-b", 5_000, 60)
+    assert replay.outcome == "replay" and await order_count(store) == 1
+
+
+async def test_a_released_reservation_can_be_taken_at_once(store: Store) -> None:
+    await store.reserve("alice", "k", "fp", "owner-a", 60_000, 60)
+    await store.release("alice", "k", "owner-a")
+    assert (await store.reserve("alice", "k", "fp", "owner-b", 5_000, 60)).outcome == "reserve"
+
+
+async def test_records_expire_after_the_ttl(store: Store) -> None:
+    await store.reserve("alice", "k", "fp", "owner-a", 5_000, 86400)
+    ttl = await store.redis.ttl("idem:alice:k")
+    assert 86000 < ttl <= 86400
+
+
+async def test_http_409_while_in_progress_then_takeover(api: Client, store: Store) -> None:
+    auth = {**await bearer(api), "Idempotency-Key": "stuck"}
+    # Another node reserved this key and stopped: the fingerprint is what the node computes.
+    fp = fingerprint("POST", "/users/alice/orders", ORDER)
+    assert (
+        await store.reserve("alice", "stuck", fp, "stopped-node", 1_500, 60)
+    ).outcome == "reserve"
+    busy = await api.post("/users/alice/orders", json=ORDER, headers=auth)
+    assert busy.status == 409 and busy.headers["Retry-After"] in {"1", "2"}
+    await asyncio.sleep(1.6)
+    taken = await api.post("/users/alice/orders", json=ORDER, headers=auth)
+    assert taken.status == 201 and "Idempotent-Replayed" not in taken.headers
+    late = await store.commit("stuck", "stopped-node", new_order("late"))
+    assert late.outcome == "replay"
+    assert await order_count(store) == 1

@@ -1,0 +1,169 @@
+"""``python -m nodes`` as a real process: config errors, serving, SIGTERM drain, exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.support import RedisServer, free_port, require
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def base_env(**settings: str) -> dict[str, str]:
+    """A clean environment: nothing of the caller's leaks into the node's settings."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), **settings}
+
+
+def run_node(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nodes"], env=env, cwd=ROOT, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({}, "JWT_SECRET"),
+        ({"JWT_SECRET": "too-short"}, "JWT_SECRET must be at least 32 bytes"),
+        ({"JWT_SECRET": "s" * 32, "REVOCATION": "bogus"}, "REVOCATION"),
+        ({"JWT_SECRET": "s" * 32, "NODE_PORT": "eighty"}, "NODE_PORT"),
+    ],
+)
+def test_a_config_error_is_one_line_naming_the_setting_and_exit_2(
+    settings: dict[str, str], named: str
+) -> None:
+    done = run_node(base_env(**settings))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("config error: ") and named in lines[0]
+    assert "s" * 32 not in done.stderr
+
+
+class Node:
+    """A node process on a free port, its stderr (JSON logs) in a file."""
+
+    def __init__(self, redis_url: str, log: Path, **settings: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.secret = secrets.token_hex(32)
+        env = base_env(
+            NODE_NAME="proc-1", NODE_HOST="127.0.0.1", NODE_PORT=str(self.port),
+            REDIS_URL=redis_url, JWT_SECRET=self.secret, PASSWORD_HASH_COST="10", **settings,
+        )  # fmt: skip
+        self.log = log
+        with log.open("wb") as sink:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "nodes"], env=env, cwd=ROOT, stderr=sink
+            )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis of this test's own: it is paused (SIGSTOP) to hold a request in flight."""
+    require(RedisServer.binary() is not None, "redis-server")
+    server = RedisServer()
+    server.start()
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        server.proc.send_signal(signal.SIGCONT)
+    server.stop()
+
+
+@pytest.fixture
+def node(own_redis: RedisServer, tmp_path: Path) -> Iterator[Node]:
+    started = Node(
+        own_redis.url, tmp_path / "node.log", DRAIN_SECONDS=str(DRAIN), REDIS_TIMEOUT_SECONDS="20"
+    )
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    timeout = aiohttp.ClientTimeout(total=30)
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        yield session
+
+
+async def wait_until_serving(http: aiohttp.ClientSession, node: Node) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert node.proc.poll() is None, node.log.read_text()
+        try:
+            async with http.get(node.url + "/readyz") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientConnectionError:
+            pass
+        await asyncio.sleep(0.1)
+    pytest.fail("the node did not become ready within 30 s")
+
+
+async def status_of(http: aiohttp.ClientSession, url: str, **kwargs: Any) -> int:
+    async with http.get(url, **kwargs) as resp:
+        return resp.status
+
+
+DRAIN = 1.5
+
+
+@pytest.mark.slow
+async def test_sigterm_drains_finishes_in_flight_and_exits_zero(
+    node: Node, own_redis: RedisServer, http: aiohttp.ClientSession
+) -> None:
+    await wait_until_serving(http, node)
+    password = "alice-pass"
+    login = {"username": "alice", "password": password}
+    async with http.post(node.url + "/auth/login", json=login) as resp:
+        token = (await resp.json())["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    async with http.get(node.url + "/whoami", headers=auth) as resp:
+        assert resp.status == 200 and resp.headers["X-Served-By"] == "proc-1"
+
+    # A request in flight across the whole drain: it waits for a paused Redis.
+    assert own_redis.proc is not None
+    own_redis.proc.send_signal(signal.SIGSTOP)
+    in_flight = asyncio.create_task(http.get(node.url + "/users/alice", headers=auth))
+    await asyncio.sleep(0.3)
+    signalled = time.monotonic()
+    node.proc.send_signal(signal.SIGTERM)
+    await asyncio.sleep(0.2)
+    assert await status_of(http, node.url + "/readyz") == 503
+    assert await status_of(http, node.url + "/whoami", headers=auth) == 200  # still serving
+    assert await status_of(http, node.url + "/healthz") == 200
+    assert time.monotonic() - signalled < DRAIN  # all of that within the drain period
+    await asyncio.sleep(DRAIN + 1.0 - (time.monotonic() - signalled))
+    assert node.proc.poll() is None  # past the drain, still finishing the in-flight request
+    own_redis.proc.send_signal(signal.SIGCONT)
+    late = await in_flight
+    assert late.status == 200 and (await late.json())["id"] == "alice"
+    assert await asyncio.to_thread(node.proc.wait, 20) == 0
+
+    lines = [json.loads(line) for line in node.log.read_text().splitlines()]
+    requests = [entry for entry in lines if entry.get("msg") == "request"]
+    assert {"request_id", "node", "route", "method", "status", "duration_ms"} <= set(requests[0])
+    assert any(e["route"] == "/readyz" and e["status"] == 503 for e in requests)
+    assert any(e["route"] == "/users/{id}" and e["status"] == 200 for e in requests)
+    text = node.log.read_text()
+    assert token not in text and password not in text and node.secret not in text
+    assert [e["msg"] for e in lines if e["logger"] == "nodes.lifecycle"][-1] == "stopped"

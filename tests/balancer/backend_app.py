@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -64,19 +65,34 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 
 async def orders(request: web.Request) -> web.Response:
+    """Record the POST (one log line), then answer; keys are deduplicated across backends.
+
+    A key is claimed atomically with an O_EXCL file shared by every stand-in (like the real
+    node's Redis reservation), so a retry that lands on another backend replays the order.
+    """
     body = await request.read()
     delay = float(request.query.get("sleep", "0"))
     key = request.headers.get("Idempotency-Key")
-    seen = request.app[SEEN]
-    if key and key in seen:
-        return web.json_response(seen[key], status=201, headers={"Idempotent-Replayed": "true"})
+    name = request.app[NAME]
+    order = {"id": f"{name}-{os.getpid()}-{request.app[SEEN].setdefault('n', 0)}", "key": key}
+    request.app[SEEN]["n"] += 1
+    if key:
+        path = request.app[LOG].parent / f"key-{key}"
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            stored = path.read_text()
+            if not stored:
+                return web.json_response({"in_progress": True}, status=409)
+            return web.json_response(
+                json.loads(stored), status=201, headers={"Idempotent-Replayed": "true"}
+            )
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(order))
+    with request.app[LOG].open("a") as handle:
+        handle.write(json.dumps({"key": key, "node": name, "size": len(body)}) + "\n")
     if delay:
         await asyncio.sleep(delay)
-    order = {"id": f"{request.app[NAME]}-{len(seen)}-{key}", "key": key, "size": len(body)}
-    if key:
-        seen[key] = order
-    with request.app[LOG].open("a") as handle:
-        handle.write(json.dumps({"key": key, "node": request.app[NAME]}) + "\n")
     return web.json_response(order, status=201)
 
 
@@ -100,11 +116,11 @@ def create_app(name: str, log: Path) -> web.Application:
     return app
 
 
-async def main(port: int, name: str, log: Path, drain: float) -> None:
+async def main(host: str, port: int, name: str, log: Path, drain: float) -> None:
     app = create_app(name, log)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, host, port).start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
@@ -115,9 +131,10 @@ async def main(port: int, name: str, log: Path, drain: float) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--log", type=Path, required=True)
     parser.add_argument("--drain", type=float, default=1.5)
     args = parser.parse_args()
-    asyncio.run(main(args.port, args.name, args.log, args.drain))
+    asyncio.run(main(args.host, args.port, args.name, args.log, args.drain))

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+
+from balancer.config import BalancerConfig, ConfigError
+
+BACKENDS = {"BALANCER_BACKENDS": "http://127.0.0.1:8081, http://localhost:8082/"}
+
+
+def test_defaults() -> None:
+    config = BalancerConfig.from_env(BACKENDS)
+    assert config.backends == ("http://127.0.0.1:8081", "http://localhost:8082")
+    assert (config.host, config.port, config.max_tries, config.rise, config.fall) == (
+        "0.0.0.0",
+        8080,
+        3,
+        2,
+        2,
+    )
+    assert config.max_body == 1 << 20 and config.retry_budget == 0.2 and config.retry_min == 3
+
+
+def test_discover() -> None:
+    config = BalancerConfig.from_env({"BALANCER_DISCOVER": "node:8000"})
+    assert config.discover == ("node", 8000) and config.backends == ()
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "BALANCER_BACKENDS"),
+        ({"BALANCER_BACKENDS": "ftp://x:1"}, "BALANCER_BACKENDS"),
+        ({"BALANCER_BACKENDS": "http://x"}, "BALANCER_BACKENDS"),
+        ({"BALANCER_DISCOVER": "node"}, "BALANCER_DISCOVER"),
+        ({**BACKENDS, "BALANCER_DISCOVER": "node:1"}, "BALANCER_DISCOVER"),
+        ({**BACKENDS, "BALANCER_PORT": "http"}, "BALANCER_PORT"),
+        ({**BACKENDS, "BALANCER_PORT": "70000"}, "BALANCER_PORT"),
+        ({**BACKENDS, "BALANCER_TRY_TIMEOUT": "-1"}, "BALANCER_TRY_TIMEOUT"),
+        ({**BACKENDS, "BALANCER_RETRY_BUDGET": "1.5"}, "BALANCER_RETRY_BUDGET"),
+        ({**BACKENDS, "BALANCER_MAX_TRIES": "0"}, "BALANCER_MAX_TRIES"),
+        ({**BACKENDS, "BALANCER_RISE": "two"}, "BALANCER_RISE"),
+        ({**BACKENDS, "BALANCER_HEALTH_INTERVAL": "nan"}, "BALANCER_HEALTH_INTERVAL"),
+        ({**BACKENDS, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_invalid_settings_are_named(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        BalancerConfig.from_env(env)

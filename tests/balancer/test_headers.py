@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import itertools
+
+from balancer.headers import filter_response, rewrite_request
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT = f"00-{TRACE}-00f067aa0ba902b7-01"
+
+
+def counter_hex():  # type: ignore[no-untyped-def]
+    counter = itertools.count(1)
+    return lambda nbytes: f"{next(counter):x}".rjust(nbytes * 2, "a").encode()
+
+
+def lines(raw: bytes) -> list[tuple[str, str]]:
+    result = []
+    for line in raw.decode().split("\r\n"):
+        if line:
+            name, _, value = line.partition(": ")
+            result.append((name, value))
+    return result
+
+
+def names(raw: bytes) -> list[str]:
+    return [name.lower() for name, _ in lines(raw)]
+
+
+def test_request_gets_id_trace_and_forwarding_when_absent() -> None:
+    forward = rewrite_request([(b"Host", b"x")], b"10.0.0.9", counter_hex())
+    got = dict(lines(forward.lines))
+    request_id = forward.request_id.decode()
+    assert len(request_id) == 32 and got["X-Request-ID"] == request_id
+    version, trace, span, flags = got["traceparent"].split("-")
+    assert (version, flags, len(span)) == ("00", "01", 16)
+    assert trace == request_id  # a created request id is the created trace id
+    assert got["X-B3-TraceId"] == trace and got["X-B3-SpanId"] == span
+    assert got["X-Forwarded-For"] == "10.0.0.9"
+    assert got["X-Forwarded-Proto"] == "http"
+    assert got["Host"] == "x"
+
+
+def test_request_keeps_a_sane_id_and_a_valid_traceparent() -> None:
+    forward = rewrite_request(
+        [(b"X-Request-ID", b"abc-123"), (b"traceparent", PARENT.encode())], b"1.1.1.1"
+    )
+    got = dict(lines(forward.lines))
+    assert forward.request_id == b"abc-123" and got["X-Request-ID"] == "abc-123"
+    assert got["traceparent"] == PARENT
+    assert got["X-B3-TraceId"] == TRACE
+
+
+def test_request_replaces_an_insane_id_and_an_invalid_traceparent() -> None:
+    forward = rewrite_request(
+        [(b"X-Request-ID", b"bad id\x01"), (b"traceparent", b"00-" + b"0" * 32 + b"-1-01")],
+        b"1.1.1.1",
+    )
+    got = dict(lines(forward.lines))
+    assert forward.request_id != b"bad id\x01" and len(forward.request_id) == 32
+    assert got["traceparent"] != "00-" + "0" * 32 + "-1-01"
+    assert names(forward.lines).count("traceparent") == 1
+
+
+def test_b3_is_propagated_and_seeds_the_traceparent() -> None:
+    forward = rewrite_request([(b"X-B3-TraceId", TRACE.encode())], b"1.1.1.1")
+    got = lines(forward.lines)
+    assert ("X-B3-TraceId", TRACE) in got
+    assert [n for n, _ in got].count("X-B3-TraceId") == 1
+    assert dict(got)["traceparent"].split("-")[1] == TRACE
+
+
+def test_forwarded_for_is_appended() -> None:
+    forward = rewrite_request(
+        [(b"X-Forwarded-For", b"1.2.3.4"), (b"x-forwarded-for", b"5.6.7.8")], b"127.0.0.1"
+    )
+    assert dict(lines(forward.lines))["X-Forwarded-For"] == "1.2.3.4, 5.6.7.8, 127.0.0.1"
+
+
+def test_hop_by_hop_and_connection_named_headers_are_stripped() -> None:
+    forward = rewrite_request(
+        [
+            (b"Host", b"x"),
+            (b"Connection", b"keep-alive, X-Private"),
+            (b"X-Private", b"secret"),
+            (b"Keep-Alive", b"timeout=5"),
+            (b"TE", b"trailers"),
+            (b"Transfer-Encoding", b"chunked"),
+            (b"Upgrade", b"websocket"),
+            (b"Proxy-Authorization", b"Basic x"),
+            (b"Content-Length", b"5"),
+            (b"X-LB-Explain", b"1"),
+            (b"Expect", b"100-continue"),
+            (b"Idempotency-Key", b"k1"),
+            (b"Cookie", b"session=1"),
+        ],
+        b"1.1.1.1",
+    )
+    got = names(forward.lines)
+    for gone in (
+        "connection",
+        "x-private",
+        "keep-alive",
+        "te",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-authorization",
+        "content-length",
+        "x-lb-explain",
+        "expect",
+    ):
+        assert gone not in got
+    assert "idempotency-key" in got and "cookie" in got and "host" in got
+    assert forward.explain and forward.idempotency_key and forward.expect_continue
+
+
+def test_response_filter_strips_hop_by_hop_and_reports_framing() -> None:
+    up = filter_response(
+        [
+            (b"Content-Type", b"text/plain"),
+            (b"Transfer-Encoding", b"chunked"),
+            (b"Connection", b"X-Hop"),
+            (b"X-Hop", b"1"),
+            (b"Keep-Alive", b"timeout=5"),
+            (b"X-Request-ID", b"theirs"),
+            (b"X-Served-By", b"node-2"),
+        ]
+    )
+    kept = [line.split(b":")[0].lower() for line in up.lines]
+    assert kept == [b"content-type", b"x-served-by"]
+    assert up.chunked and up.content_length is None and up.served_by == b"node-2"
+
+
+def test_response_filter_reports_content_length() -> None:
+    up = filter_response([(b"Content-Length", b" 12 ")])
+    assert (up.content_length, up.chunked, up.lines) == (b"12", False, [])

@@ -89,7 +89,8 @@ def _paths(config: NodeConfig) -> dict[str, Any]:
             "Revoke the presented token", _ok("204", "Logged out"), "401 503",
             description=logout_note)},
         "/auth/logout-all": {"post": _op(
-            "Revoke every token of the caller issued so far", _ok("204", "Logged out everywhere"),
+            "Revoke the presented token and every token of the caller issued in an earlier "
+            "second", _ok("204", "Logged out everywhere"),
             "401 503", description=logout_note)},
         "/whoami": {"get": _op("The token's subject and the node that answered",
                                _ok("200", "Who", "Whoami"), "401 503")},

@@ -75,8 +75,12 @@ async def logout(request: web.Request) -> web.Response:
 
 async def logout_all(request: web.Request) -> web.Response:
     claims = await authenticate(request)
+    revocation = request.app[REVOCATION]
     try:
-        await request.app[REVOCATION].revoke_all(claims.sub, int(time.time()))
+        # Tokens issued in the same second as the logout-all stay valid (the mode's not-before
+        # rule is ``iat < not_before``); the presented token is taken back by its jti too.
+        await revocation.revoke_all(claims.sub, int(time.time()))
+        await revocation.revoke(_ref(claims))
     except RevocationUnavailable as exc:
         raise Unavailable(
             "the revocation store cannot be reached; no token was revoked",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from cluster import jsonlog
 from nodes.config import ConfigError, NodeConfig
 from nodes.lifecycle import serve
+from nodes.logs import log_in_background
 
 
 def main() -> int:
@@ -17,13 +20,21 @@ def main() -> int:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     jsonlog.configure("node", config.node_name, config.log_level)
+    listener = log_in_background()
+    try:
+        _run(serve(config))
+    finally:
+        listener.stop()  # flushes what is queued
+    return 0
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(serve(config))
+        asyncio.run(main)
     else:
-        uvloop.run(serve(config))
-    return 0
+        uvloop.run(main)
 
 
 if __name__ == "__main__":

@@ -77,13 +77,14 @@ async def list_orders(request: web.Request) -> web.Response:
     )
 
 
-def _replay(stored: StoredResponse) -> web.Response:
+def _respond(stored: StoredResponse, *, replayed: bool) -> web.Response:
+    headers = {"Location": stored.location, "ETag": stored.etag}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
     return web.Response(
-        status=stored.status,
-        body=stored.body.encode(),
-        content_type="application/json",
-        headers={"Location": stored.location, "ETag": stored.etag, "Idempotent-Replayed": "true"},
-    )
+        status=stored.status, body=stored.body.encode(), content_type="application/json",
+        headers=headers,
+    )  # fmt: skip
 
 
 def _answer_reservation(request: web.Request, reservation: Reservation) -> web.Response | None:
@@ -98,7 +99,7 @@ def _answer_reservation(request: web.Request, reservation: Reservation) -> web.R
             headers={"Retry-After": str(seconds)},
         )
     if reservation.response is not None:
-        return _replay(reservation.response)
+        return _respond(reservation.response, replayed=True)
     return None
 
 
@@ -126,7 +127,7 @@ async def create_order(request: web.Request) -> web.Response:
     body = await read_json(request)
     new = _new_order(user_id, body)
     config, store = request.app[CONFIG], request.app[STORE]
-    owner = uuid.uuid4().hex
+    owner = uuid.uuid4().hex  # fences the commit: only the reservation's owner may create
     fingerprint = idempotency.fingerprint(request.method, request.path, body)
     lease_ms = int(config.idempotency_lease * 1000)
     reservation = await store.reserve(
@@ -148,15 +149,9 @@ async def create_order(request: web.Request) -> web.Response:
             "a retry took this Idempotency-Key over while this request was delayed; retry",
             headers={"Retry-After": "1"},
         )
-    if result.response is not None:
-        return _replay(result.response)
-    stored = new.response
-    return web.Response(
-        status=stored.status,
-        body=stored.body.encode(),
-        content_type="application/json",
-        headers={"Location": stored.location, "ETag": stored.etag},
-    )
+    if result.response is not None:  # committed by us earlier (a re-sent script) or a retry
+        return _respond(result.response, replayed=True)
+    return _respond(new.response, replayed=False)
 
 
 async def _release_quietly(request: web.Request, user: str, key: str, owner: str) -> None:

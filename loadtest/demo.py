@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,6 +77,25 @@ def chaos_command(settings: DemoSettings, state_dir: Path, events: Path) -> list
     ]  # fmt: skip
 
 
+def balancer_metrics(base_url: str) -> str:
+    """The balancer's Prometheus text (empty when it cannot be read)."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/_lb/metrics", timeout=5) as resp:
+            return str(resp.read().decode())
+    except OSError:
+        return ""
+
+
+def metric(text: str, name: str) -> float | str:
+    """The value of sample ``name`` in Prometheus text, 0 when absent, "?" when unread."""
+    if not text:
+        return "?"
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def summarize(
     locust: dict[str, Any], lb: dict[str, Any], events: Sequence[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -125,10 +145,18 @@ def run(settings: DemoSettings, runtime: Runtime, status: ClusterStatus, out: Pa
                 proc.wait(timeout=60)
     lb = runtime.balancer_status()
     (out / "balancer-status.json").write_text(json.dumps(lb, indent=2))
+    metrics = balancer_metrics(status.balancer)
+    (out / "balancer-metrics.txt").write_text(metrics)
     invariants = [i.to_json() for i in verify(status.balancer, acks, ACCOUNTS)]
     summary_file = out / "locust-summary.json"
     locust_summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     summary = summarize(locust_summary, lb, report.read_events(events))
+    summary["balancer retries refused by the budget"] = metric(
+        metrics, "balancer_retry_budget_denied_total"
+    )
+    summary["balancer 504s (no answer in time)"] = metric(
+        metrics, 'balancer_local_responses_total{code="504"}'
+    )
     ok = locust_rc == 0 and chaos_rc == 0 and all(i["ok"] for i in invariants)
     summary.update({"locust exit": locust_rc, "chaos exit": chaos_rc, "ok": ok})
     page = report.build(out, out / "locust_stats_history.csv", events, lb, summary, invariants)

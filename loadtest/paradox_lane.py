@@ -32,6 +32,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def parse_cpu_seconds(stat: str, ticks_per_second: int) -> float:
+    """User + system CPU seconds from the text of ``/proc/<pid>/stat``."""
+    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces
+    return (int(fields[11]) + int(fields[12])) / ticks_per_second
+
+
+def cpu_seconds(record: ProcRecord | None) -> float:
+    """CPU seconds a process has used so far; 0.0 when it is gone."""
+    if record is None:
+        return 0.0
+    try:
+        text = Path(f"/proc/{record.pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    return parse_cpu_seconds(text, os.sysconf("SC_CLK_TCK"))
+
+
 def write_secret(path: Path) -> Path:
     """A fresh JWT secret (64 hex characters, mode 0600), shared by the lane's nodes."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -108,6 +125,10 @@ class Lane:
             argv = [sys.executable, "-m", "nodes"]
             log = self.workdir / f"{name}.log"
             self.node_procs.append(procs.spawn("node", name, port, argv, env, log))
+
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds used so far by node 1 (the one ``wrk`` loads) and by Redis."""
+        return cpu_seconds(self.node_procs[0]), cpu_seconds(self.redis)
 
     def exited(self) -> str:
         """The log tails of nodes that exited ("" while all run), for an error message."""

@@ -155,8 +155,8 @@ async def outage_phase(
     tasks = [asyncio.create_task(worker(w)) for w in range(workers)]
     try:
         await asyncio.sleep(before)
+        run.marks["kill"] = time.monotonic() - t0  # the SIGKILL acts at once
         await kill()
-        run.marks["kill"] = time.monotonic() - t0
         await asyncio.sleep(down)
         await restart()
         run.marks["restart"] = time.monotonic() - t0

@@ -47,11 +47,13 @@ class RevocationSettings:
     """Tuning shared by the Redis-backed modes; the defaults suit a loopback or LAN Redis."""
 
     #: Upper bound of a Redis call on the request path (the denylist check), in seconds.
-    check_timeout: float = 0.25
+    check_timeout: float = 0.5
     #: Upper bound of a logout write or a resync, in seconds.
     write_timeout: float = 1.0
-    #: After a failed check, calls fail at once for this long, then one trial goes to Redis.
+    #: After ``breaker_threshold`` failed checks in a row, checks fail at once for this long,
+    #: then one trial goes to Redis.
     breaker_open_for: float = 0.25
+    breaker_threshold: int = 3
     #: ``cached``: how often the whole set is re-read (heals a missed pub/sub message), seconds.
     resync_interval: float = 5.0
     #: The longest token lifetime: how long a logout-all's not-before time must be kept.

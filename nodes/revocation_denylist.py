@@ -52,7 +52,7 @@ class DenylistRevocation(Revocation):
         self._store = RevocationStore(redis, settings.max_token_ttl)
         self._settings = settings
         self._clock = clock
-        self._breaker = Breaker(settings.breaker_open_for)
+        self._breaker = Breaker(settings.breaker_open_for, settings.breaker_threshold)
         self._throttle = LogThrottle(settings.log_every)
         self._failures = Counter(
             "revocation_redis_failures",

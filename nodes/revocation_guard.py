@@ -2,7 +2,7 @@
 
 ``Breaker`` is a small circuit breaker (state machine, no I/O, the caller passes the clock):
 
-    closed ──failure──▶ open ──after open_for seconds──▶ half-open (one trial call allowed)
+    closed ──N failures in a row──▶ open ──after open_for s──▶ half-open (one trial call)
       ▲                   ▲                                 │
       └─────success───────┼──────────────────────────────── ┤
                           └──failure (or no answer within open_for)
@@ -28,11 +28,17 @@ class BreakerState(enum.Enum):
 
 @dataclass
 class Breaker:
-    """Fail fast for ``open_for`` seconds after a failure; then let one trial call through."""
+    """Fail fast for ``open_for`` seconds after ``threshold`` failures in a row; then one trial.
+
+    A threshold above one keeps a single slow call on a busy machine from failing every request
+    for ``open_for``; a down Redis refuses connections at once, so it opens the breaker at once.
+    """
 
     open_for: float
+    threshold: int = 3
     state: BreakerState = BreakerState.CLOSED
     opened_at: float = 0.0
+    failures: int = 0
 
     def allow(self, now: float) -> bool:
         """May a call go to Redis now? Moves open → half-open (one trial) when the time is up."""
@@ -48,10 +54,14 @@ class Breaker:
 
     def success(self) -> None:
         self.state = BreakerState.CLOSED
+        self.failures = 0
 
     def failure(self, now: float) -> None:
-        self.state = BreakerState.OPEN
-        self.opened_at = now
+        self.failures += 1
+        # A failed trial reopens at once; a closed breaker waits for the threshold.
+        if self.state is not BreakerState.CLOSED or self.failures >= self.threshold:
+            self.state = BreakerState.OPEN
+            self.opened_at = now
 
 
 @dataclass

@@ -10,6 +10,8 @@ from loadtest.paradox_stats import (
     Sample,
     Window,
     best_run,
+    cpu_cost,
+    cpu_per_request,
     expected_status,
     percentile,
     recovery_seconds,
@@ -79,13 +81,24 @@ def test_best_run_takes_the_fastest_round_with_its_latencies() -> None:
     assert best_run(ModeResult("none")) is None
 
 
+def test_cpu_cost_is_the_throughput_lost_at_equal_cpu() -> None:
+    none = result("none", [1000.0], node_cpu_us=[100.0, 90.0, 500.0], redis_cpu_us=[0.0] * 3)
+    denylist = result("denylist", [600.0], node_cpu_us=[120.0], redis_cpu_us=[30.0])
+    assert cpu_per_request(none) == 100.0  # the median resists one disturbed round
+    assert cpu_cost(denylist, none) == pytest.approx(100 * (1 - 100 / 150))
+    assert cpu_cost(denylist, None) is None
+    assert cpu_cost(ModeResult("cached"), none) is None
+
+
 def test_table_reports_cost_against_none_and_never_for_no_rejection() -> None:
     none = result("none", [1000.0], trials=3, never_rejected=3, recovery_s=0.1)
+    none.node_cpu_us, none.redis_cpu_us = [600.0], [0.0]
     denylist = result("denylist", [600.0], trials=4, propagation_ms=[1.0, 2.0, 3.0, 4.0])
+    denylist.node_cpu_us, denylist.redis_cpu_us = [800.0], [200.0]
     denylist.outage = Window(valid=10, valid_ok=0, revoked=10, revoked_accepted=0)
     rows = table_rows([none, denylist])
-    assert rows[1][:4] == ["none", "never / never", "1000", "baseline"]
-    assert rows[2][:4] == ["denylist", "2.0 / 4.0", "600", "40.0%"]
+    assert rows[1][:5] == ["none", "never / never", "1000", "600", "baseline"]
+    assert rows[2][:6] == ["denylist", "2.0 / 4.0", "600", "1000", "40.0%", "1.0 / 9.0"]
     assert rows[2][6:] == ["0%", "0%", "not recovered"]
     text = render_table(rows)
     assert text.count("\n") == 3  # header, rule, two rows

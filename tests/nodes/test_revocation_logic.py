@@ -80,8 +80,21 @@ def test_merge_is_a_union_and_returns_what_the_snapshot_lacks() -> None:
     assert revoked.merge([*everything, NotBefore("alice", T0 + 20)]) == []
 
 
+def test_breaker_opens_only_after_failures_in_a_row() -> None:
+    breaker = Breaker(open_for=1.0, threshold=3)
+    for now in (0.0, 0.1):
+        breaker.failure(now)
+        assert breaker.allow(now)
+    breaker.success()  # one slow call on a busy machine is not an outage
+    breaker.failure(0.2)
+    breaker.failure(0.3)
+    assert breaker.allow(0.3)
+    breaker.failure(0.4)
+    assert not breaker.allow(0.5)
+
+
 def test_breaker_fails_fast_then_lets_one_trial_through() -> None:
-    breaker = Breaker(open_for=1.0)
+    breaker = Breaker(open_for=1.0, threshold=1)
     assert breaker.allow(0.0)
     breaker.failure(0.0)
     assert breaker.state is BreakerState.OPEN
@@ -95,7 +108,8 @@ def test_breaker_fails_fast_then_lets_one_trial_through() -> None:
 
 
 def test_breaker_reopens_on_a_failed_trial_and_survives_a_lost_one() -> None:
-    breaker = Breaker(open_for=1.0)
+    breaker = Breaker(open_for=1.0, threshold=2)
+    breaker.failure(0.0)
     breaker.failure(0.0)
     assert breaker.allow(1.0)
     breaker.failure(1.0)

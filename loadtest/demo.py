@@ -24,6 +24,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from cluster.config import ClusterConfig
@@ -187,8 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Ctrl-C, and SIGTERM or SIGINT from a script, all end in the same clean `down`.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = DemoSettings(args.nodes, args.users, args.spawn_rate, args.duration,
                             args.reports, args.seed)  # fmt: skip
     runtime = LocalRuntime(ClusterConfig.from_env())

@@ -124,6 +124,7 @@ def plot(
     bars.bar(names, [spread[n] for n in names], color="tab:cyan")
     for index, name in enumerate(names):
         bars.annotate(str(spread[name]), (index, spread[name]), ha="center", va="bottom")
+    bars.set_ylim(0, max([1, *spread.values()]) * 1.2)  # room for the labels
     bars.set_ylabel("requests")
     bars.set_title("Requests per node (balancer counters)")
     fig.savefig(out, dpi=100)

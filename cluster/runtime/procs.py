@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cluster.runtime import NodeState
+from cluster.runtime import ClusterError, NodeState
 from cluster.runtime.state import ProcRecord, classify, read_proc_stat
 
 SIGNALS = {
@@ -102,7 +102,7 @@ def stop_all(records: Sequence[ProcRecord], timeout: float) -> list[ProcRecord]:
     stuck = wait_gone(running, 5.0)
     if stuck:
         names = ", ".join(f"{r.name} (pid {r.pid})" for r in stuck)
-        raise OSError(f"still running after SIGKILL: {names}")
+        raise ClusterError(f"still running after SIGKILL: {names}")
     return running
 
 

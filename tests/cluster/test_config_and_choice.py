@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import stat
 from pathlib import Path
 
@@ -14,11 +15,13 @@ from cluster.runtime import (
     MissingDependency,
     NodeInfo,
     NodeState,
+    PortInUse,
     RuntimeUnavailable,
     choose_runtime,
     get_runtime,
 )
 from cluster.runtime.local import LocalRuntime, ensure_secret
+from tests.cluster.support import free_ports
 
 
 def test_defaults_are_the_design_ports() -> None:
@@ -104,6 +107,24 @@ def test_up_without_redis_server_says_how_to_install_it(
     with pytest.raises(MissingDependency, match="apt-get install redis-server"):
         LocalRuntime(ClusterConfig(state_dir=tmp_path)).up(1)
     assert not (tmp_path / "state.json").exists()
+
+
+def test_up_refuses_a_taken_port_and_starts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cluster.runtime.local.shutil.which", lambda _name: "/usr/bin/redis-server")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        redis_port, node_port = free_ports(2)
+        config = ClusterConfig(
+            state_dir=tmp_path, balancer_port=port, redis_port=redis_port, node_ports=(node_port,)
+        )
+        with pytest.raises(PortInUse, match=f"127.0.0.1:{port} \\(balancer\\) is already in use"):
+            LocalRuntime(config).up(1)
+    assert not (tmp_path / "state.json").exists()
+    assert not (tmp_path / "logs").exists()
 
 
 def test_render_status_shows_the_balancer_view() -> None:

@@ -59,6 +59,7 @@ class Exchange:
         "conn",
         "done",
         "explain",
+        "notes",
         "last_activity",
         "out",
         "payload",
@@ -89,7 +90,8 @@ class Exchange:
         self.status = 0
         self.last_activity = 0.0
         self.out: list[bytes] = []
-        self.explain: list[str] | None = [] if request.forward.explain else None
+        self.explain = request.forward.explain
+        self.notes: list[str] = []  # one line per attempt that did not simply succeed
 
     def start(self) -> None:
         self.proxy.active += 1
@@ -214,8 +216,8 @@ class Exchange:
                 backend.in_flight -= 1
                 self._retry()
                 return
-        elif self.explain is not None:
-            self.explain.append(f"try={len(self.tried)} backend={backend.name} outcome={status}")
+        elif self.explain:
+            self.notes.append(f"try={len(self.tried)} backend={backend.name} outcome={status}")
         self.status = status
         self.started = True
         self.last_activity = self.proxy.loop.time()
@@ -232,8 +234,8 @@ class Exchange:
         request = self.request
         lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason), *up.lines]
         lines += (b"X-Request-ID: ", request.forward.request_id, b"\r\n")
-        if self.explain is not None:
-            explain = "; ".join(self.explain).encode("latin-1", "replace")
+        if self.explain:
+            explain = "; ".join(self.notes).encode("latin-1", "replace")
             lines += (b"X-LB-Explain: ", explain, b"\r\n")
         if request.method == "HEAD" or status in _BODYLESS_STATUS:
             if up.content_length is not None:
@@ -318,10 +320,10 @@ class Exchange:
         extra: list[tuple[bytes, bytes]] = []
         if status == 503:
             extra.append((b"Retry-After", b"1"))
-        if self.explain is not None:
-            if outcome is None and not self.tried:
-                self.explain.append("no backend to try")
-            extra.append((b"X-LB-Explain", "; ".join(self.explain).encode("latin-1", "replace")))
+        if outcome is None and not self.tried:
+            self.notes.append("no backend to try")
+        if self.explain:
+            extra.append((b"X-LB-Explain", "; ".join(self.notes).encode("latin-1", "replace")))
         self.client.respond_problem(
             status, detail, self.request.forward.request_id, extra, tries=len(self.tried)
         )
@@ -337,24 +339,23 @@ class Exchange:
         request = self.request
         elapsed = proxy.loop.time() - request.started
         proxy.stats.observe(status, elapsed)
-        if log.isEnabledFor(logging.DEBUG) or len(self.tried) > 1:
+        if self.notes or log.isEnabledFor(logging.DEBUG):
             log.log(
-                logging.INFO if len(self.tried) > 1 else logging.DEBUG,
+                logging.INFO if self.notes else logging.DEBUG,
                 "request",
                 extra={
                     "request_id": request.forward.request_id.decode(),
                     "method": request.method,
                     "path": request.target.decode("latin-1")[:200],
                     "status": status,
-                    "tries": [b.name for b in self.tried],
+                    "attempts": self.notes or [b.name for b in self.tried],
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
         self.client.exchange_done()
 
     def _note(self, backend: Backend, outcome: str, decision: Decision) -> None:
-        if self.explain is not None:
-            then = "retry" if decision.retry else f"stop({decision.reason})"
-            self.explain.append(
-                f"try={len(self.tried)} backend={backend.name} outcome={outcome} then={then}"
-            )
+        then = "retry" if decision.retry else f"stop({decision.reason})"
+        self.notes.append(
+            f"try={len(self.tried)} backend={backend.name} outcome={outcome} then={then}"
+        )

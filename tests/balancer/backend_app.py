@@ -78,17 +78,15 @@ async def orders(request: web.Request) -> web.Response:
     request.app[SEEN]["n"] += 1
     if key:
         path = request.app[LOG].parent / f"key-{key}"
+        draft = path.with_name(f"draft-{os.getpid()}-{key}")
+        draft.write_text(json.dumps(order))
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.link(draft, path)  # atomic claim, never visible half-written
         except FileExistsError:
-            stored = path.read_text()
-            if not stored:
-                return web.json_response({"in_progress": True}, status=409)
-            return web.json_response(
-                json.loads(stored), status=201, headers={"Idempotent-Replayed": "true"}
-            )
-        with os.fdopen(fd, "w") as handle:
-            handle.write(json.dumps(order))
+            stored = json.loads(path.read_text())
+            return web.json_response(stored, status=201, headers={"Idempotent-Replayed": "true"})
+        finally:
+            draft.unlink()
     with request.app[LOG].open("a") as handle:
         handle.write(json.dumps({"key": key, "node": name, "size": len(body)}) + "\n")
     if delay:

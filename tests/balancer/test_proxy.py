@@ -222,3 +222,20 @@ async def test_nothing_up_still_tries_the_least_recently_failed(
         session.get(lb_url(balancer, "/healthz")) as r,
     ):
         assert r.status == 200 and r.headers["X-Served-By"] == "stand-in-1"
+
+
+async def test_a_503_is_retried_elsewhere_then_passed_on(
+    shared_backends: list[Backend], start_balancer: StartBalancer
+) -> None:
+    balancer = await start_balancer([b.url for b in shared_backends])
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(lb_url(balancer, "/status/503"), headers={"X-LB-Explain": "1"}) as r,
+    ):
+        assert r.status == 503  # every backend said 503: the last answer is passed on
+        explain = r.headers["X-LB-Explain"]
+    assert explain.count("then=retry") == 2
+    assert explain.endswith("then=stop(tries-exhausted)")
+    assert len({part.split()[1] for part in explain.split("; ")}) == 3  # three backends
+    assert balancer.proxy.pool.retries == 2
+    assert all(b.state.value == "up" for b in balancer.proxy.pool.backends)  # no ejection

@@ -199,6 +199,12 @@ def notes(results: Sequence[ModeResult], opts: Options) -> list[str]:
             f"target cached cost <= 5% of none: {rows['cached'][4]}; "
             f"target cached p99 propagation <= 100 ms: {rows['cached'][1].split(' / ')[1]} ms"
         )
+    spread = ", ".join(
+        f"{r.mode} {min(totals):.0f}-{max(totals):.0f}"
+        for r in results
+        if (totals := [n + x for n, x in zip(r.node_cpu_us, r.redis_cpu_us, strict=True)])
+    )
+    lines.append(f"CPU µs/req across rounds (min-max, the machine's noise): {spread}")
     errors = {r.mode: r.load_errors for r in results if r.load_errors}
     if errors:
         lines.append(f"wrk saw non-2xx answers or socket errors: {errors}")

@@ -87,14 +87,14 @@ def balancer_metrics(base_url: str) -> str:
         return ""
 
 
-def metric(text: str, name: str) -> float | str:
-    """The value of sample ``name`` in Prometheus text, 0 when absent, "?" when unread."""
+def metric(text: str, name: str) -> int | str:
+    """The count in sample ``name`` of Prometheus text, 0 when absent, "?" when unread."""
     if not text:
         return "?"
     for line in text.splitlines():
         if line.startswith(name + " "):
-            return float(line.split()[-1])
-    return 0.0
+            return int(float(line.split()[-1]))
+    return 0
 
 
 def summarize(

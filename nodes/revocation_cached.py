@@ -66,6 +66,7 @@ class CachedRevocation(Revocation):
         self._last_sync: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._following = asyncio.Event()  # set once subscribed and resynced
+        self._resubscribe = False  # set by a failed periodic resync
         self._throttle = LogThrottle(settings.log_every)
         self._failures = Counter(
             "revocation_redis_failures",
@@ -160,7 +161,10 @@ class CachedRevocation(Revocation):
     async def _resync_every(self) -> None:
         while True:
             await asyncio.sleep(self._settings.resync_interval)
-            await self._resync()
+            if not await self._resync():
+                # Redis cannot be reached: the subscription may be a connection that went
+                # silent without a reset (a partition). Have the follower open a new one.
+                self._resubscribe = True
 
     async def _follow(self) -> None:
         """Stay subscribed for as long as the node runs, reconnecting with a capped backoff."""
@@ -184,7 +188,8 @@ class CachedRevocation(Revocation):
             if not await self._resync():
                 raise RedisConnectionError("resync after subscribing failed")  # reconnect, retry
             self._following.set()
-            while True:
+            self._resubscribe = False
+            while not self._resubscribe:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is not None and message["type"] == "message":
                     self._on_message(message["data"])
@@ -193,7 +198,8 @@ class CachedRevocation(Revocation):
             self._subscribed = self._synced = False
             self._stale.set(1)
             with contextlib.suppress(*REDIS_FAILURES):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                async with asyncio.timeout(self._settings.write_timeout):  # a silent peer
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _on_message(self, data: str | bytes) -> None:
         try:

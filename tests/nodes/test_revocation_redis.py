@@ -233,6 +233,29 @@ async def test_cached_recovers_and_heals_an_emptied_redis(
     assert await is_revoked_soon(node2, later) < 1.0
 
 
+async def test_cached_goes_stale_on_a_frozen_redis_and_follows_again_after(
+    own_redis: RedisServer, make: Factory
+) -> None:
+    node = await make("cached", own_redis.url)
+    writer = await make("denylist", own_redis.url)
+    assert own_redis.proc is not None
+    own_redis.proc.send_signal(signal.SIGSTOP)  # no reset, no refusal: only silence
+
+    async def stale() -> bool:
+        return node.status()["stale"] is True
+
+    await eventually(stale)
+    own_redis.proc.send_signal(signal.SIGCONT)
+
+    async def fresh() -> bool:
+        return node.status()["stale"] is False
+
+    await eventually(fresh)
+    token = fresh_token("after")
+    await writer.revoke(token)
+    assert await is_revoked_soon(node, token) < 1.0
+
+
 async def test_cached_started_while_redis_is_down_catches_up(
     own_redis: RedisServer, make: Factory
 ) -> None:

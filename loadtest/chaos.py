@@ -133,8 +133,8 @@ class Chaos:
         if self.settings.dry_run:
             self.log.write(sig.lower(), node, sig, pid=pid, dry_run=True)
             return
-        self.runtime.signal(node, sig)
-        self.log.write(sig.lower(), node, sig, pid=pid)
+        # The way back is planned before the signal goes out, so that a Ctrl-C arriving in
+        # between still thaws or restarts the node.
         now = time.monotonic()
         if sig == "STOP":
             self.busy[node] = "paused"
@@ -144,6 +144,8 @@ class Chaos:
             self.pending.append((now + self.settings.restart_after, "restart", node))
         elif sig == "TERM":
             self.busy[node] = "down"  # draining, then gone for good
+        self.runtime.signal(node, sig)
+        self.log.write(sig.lower(), node, sig, pid=pid)
 
     def _due(self, now: float) -> None:
         for item in [p for p in self.pending if p[0] <= now]:

@@ -70,6 +70,8 @@ class ApiUser(FastHttpUser):
     def on_start(self) -> None:
         self.account = ACCOUNTS[next(_next_account) % len(ACCOUNTS)]
         self.token: str | None = None
+        self.backoff = 0.0  # seconds before the next login attempt, doubled per failure
+        self.next_login = 0.0
         self.login()
 
     def on_stop(self) -> None:
@@ -89,12 +91,16 @@ class ApiUser(FastHttpUser):
             if resp.status_code == 200:
                 self.token = resp.json()["access_token"]
                 _counters["logins"] += 1
+                self.backoff = 0.0
             else:
                 resp.failure(f"login answered {resp.status_code}")
+                # A correct client backs off instead of hammering an overloaded login.
+                self.backoff = min(max(1.0, self.backoff * 2), 16.0)
+                self.next_login = time.monotonic() + self.backoff
 
     def ready(self) -> bool:
-        """Hold a token, logging in again when the first login failed."""
-        if self.token is None:
+        """Hold a token, logging in again (with backoff) when the first login failed."""
+        if self.token is None and time.monotonic() >= self.next_login:
             self.login()
         return self.token is not None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Coroutine
 from typing import Any
@@ -10,22 +11,19 @@ from typing import Any
 from cluster import jsonlog
 from nodes.config import ConfigError, NodeConfig
 from nodes.lifecycle import serve
-from nodes.logs import log_in_background
+from nodes.logs import buffer_logs, drain_all, keep_draining
 
 
-def main() -> int:
+async def _serve_with_logs(config: NodeConfig) -> None:
+    buffers = buffer_logs()
+    drainer = asyncio.create_task(keep_draining(buffers))
     try:
-        config = NodeConfig.from_env()
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 2
-    jsonlog.configure("node", config.node_name, config.log_level)
-    listener = log_in_background()
-    try:
-        _run(serve(config))
+        await serve(config)
     finally:
-        listener.stop()  # flushes what is queued
-    return 0
+        drainer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await drainer
+        drain_all(buffers)
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
@@ -35,6 +33,17 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
         asyncio.run(main)
     else:
         uvloop.run(main)
+
+
+def main() -> int:
+    try:
+        config = NodeConfig.from_env()
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    jsonlog.configure("node", config.node_name, config.log_level)
+    _run(_serve_with_logs(config))
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The background log writer: JSON lines in order, tracebacks kept, everything flushed at stop."""
+"""Buffered log lines: JSON lines in order, tracebacks kept, nothing written until drained."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from cluster.jsonlog import JsonFormatter
-from nodes.logs import log_in_background
+from nodes import logs
+from nodes.logs import buffer_logs, drain_all
 
 
 @pytest.fixture
@@ -26,8 +27,8 @@ def stream() -> Iterator[io.StringIO]:
     root.handlers[:], root.level = saved, level
 
 
-def test_records_are_written_in_order_with_their_fields(stream: io.StringIO) -> None:
-    writer = log_in_background()
+def test_lines_wait_for_a_drain_and_keep_order_and_fields(stream: io.StringIO) -> None:
+    buffers = buffer_logs()
     log = logging.getLogger("nodes.test")
     for i in range(1000):
         log.info("request", extra={"request_id": f"r{i}", "status": 200})
@@ -35,8 +36,19 @@ def test_records_are_written_in_order_with_their_fields(stream: io.StringIO) -> 
         raise ValueError("boom")
     except ValueError:
         log.exception("failed", extra={"request_id": "x"})
-    writer.stop()
+    assert stream.getvalue() == ""
+    drain_all(buffers)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [e["request_id"] for e in lines[:1000]] == [f"r{i}" for i in range(1000)]
     assert lines[0]["instance"] == "n1" and lines[0]["status"] == 200
     assert lines[-1]["msg"] == "failed" and "ValueError: boom" in lines[-1]["exc"]
+
+
+def test_a_burst_is_written_without_waiting(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logs, "MAX_BUFFERED_LINES", 10)
+    buffer_logs()
+    for i in range(25):
+        logging.getLogger("nodes.test").info("line %d", i)
+    assert len(stream.getvalue().splitlines()) == 20

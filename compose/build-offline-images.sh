@@ -12,7 +12,7 @@
 # Needs root (debootstrap), the docker CLI, and the Debian mirror apt is configured with (read
 # from the apt sources at run time; override with MIRROR=...). Tags come from the environment:
 #   BASE_IMAGE (stateless-cluster/base:bookworm)  REDIS_IMAGE (stateless-cluster/redis:bookworm)
-#   APP_IMAGE  (stateless-cluster/app:latest)     PYTHON (the host Python that runs pip: .venv)
+#   APP_IMAGE  (stateless-cluster/app:latest)     PYTHON (a host Python >= 3.11: reads pyproject)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,7 @@ PACKAGES="python3,python3-venv,redis-server"
 BASE_IMAGE="${BASE_IMAGE:-stateless-cluster/base:$SUITE}"
 REDIS_IMAGE="${REDIS_IMAGE:-stateless-cluster/redis:$SUITE}"
 APP_IMAGE="${APP_IMAGE:-stateless-cluster/app:latest}"
-PYTHON="${PYTHON:-.venv/bin/python}"
+PYTHON="${PYTHON:-python3}"
 CACHE="compose/.build"
 WHEELS="compose/wheels"
 LABEL="org.stateless-cluster.base-key"
@@ -116,14 +116,29 @@ download_wheels() {
   echo "$key" >"$WHEELS/.key"
 }
 
+# docker build, quiet, without the legacy builder's deprecation notice (docker-compose v1 and
+# engines without buildx use that builder; the Dockerfile is written for both).
+quiet_build() {
+  local status=0
+  mkdir -p "$CACHE"
+  DOCKER_BUILDKIT=0 docker build -q "$@" >/dev/null 2>"$CACHE/build.err" || status=$?
+  grep -vE 'DEPRECATED|BuildKit|buildx|environment-variable|^ *$' "$CACHE/build.err" >&2 || true
+  return "$status"
+}
+
 build_images() {
   log "redis: $REDIS_IMAGE"
   # No context at all: the Dockerfile copies nothing.
-  docker build -q --force-rm --network none --build-arg BASE_IMAGE="$BASE_IMAGE" \
-    -t "$REDIS_IMAGE" - <compose/redis.Dockerfile >/dev/null
+  quiet_build --force-rm --network none --build-arg BASE_IMAGE="$BASE_IMAGE" \
+    -t "$REDIS_IMAGE" - <compose/redis.Dockerfile
   log "app: $APP_IMAGE"
-  DOCKER_BUILDKIT=0 docker build -q --force-rm --network none --build-arg BASE_IMAGE="$BASE_IMAGE" \
-    --build-arg PIP_OFFLINE=1 -t "$APP_IMAGE" -f compose/Dockerfile . >/dev/null
+  local args=(--force-rm --network none --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg PIP_OFFLINE=1
+              -f compose/Dockerfile)
+  # The build stage gets a tag of its own, so that its layers (the installed dependencies) stay
+  # cached while the stage images of earlier builds, now untagged, can be pruned by their label.
+  quiet_build "${args[@]}" --target build -t "$APP_IMAGE-build" .
+  quiet_build "${args[@]}" -t "$APP_IMAGE" .
+  docker image prune -f --filter label=org.stateless-cluster.stage >/dev/null
 }
 
 main() {

@@ -296,6 +296,17 @@ class Exchange:
             self._failed(Outcome.BAD_RESPONSE)
 
     # -- endings -----------------------------------------------------------------------------
+    def client_gone(self) -> None:
+        """The client left mid-response: stop reading the backend, which did nothing wrong."""
+        self._cancel_timer()
+        conn = self.conn
+        if conn is not None:
+            conn.detach()
+        backend = self.backend
+        assert backend is not None
+        backend.in_flight -= 1
+        self._finish(499)  # nginx's "client closed request"
+
     def _truncated(self, outcome: Outcome) -> None:
         """The backend failed mid-response: the client connection is cut (nothing can be redone)."""
         self._cancel_timer()

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("balancer.pool")
 
 MAX_IDLE = 64  # idle keep-alive connections kept per backend
+# Idle connections older than this are not reused: a backend may close an idle connection
+# (aiohttp: after 75 s) just as a request is sent on it, which would look like a reset.
+IDLE_TTL = 30.0
 
 
 class Backend:
@@ -62,16 +65,24 @@ class Backend:
             self.name = name
 
     def take_idle(self) -> UpstreamProtocol | None:
-        while self.idle:
-            conn = self.idle.pop()
-            if conn.reusable():
+        """The most recently used idle connection that is still fresh, if any."""
+        idle = self.idle
+        if not idle:
+            return None
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            if conn.reusable() and now - conn.idle_since < IDLE_TTL:
                 return conn
+            conn.close()
         return None
 
     def give_back(self, conn: UpstreamProtocol) -> None:
+        conn.resume()
         if self.retired or len(self.idle) >= MAX_IDLE or not conn.reusable():
             conn.close()
         else:
+            conn.idle_since = time.monotonic()
             self.idle.append(conn)
 
     def close_idle(self) -> None:

@@ -65,19 +65,19 @@ class ClientProtocol(asyncio.Protocol):
         self.proxy.connections.discard(self)
         self.queue.clear()
         exchange = self.exchange
-        if exchange is not None and exchange.started and exchange.conn is not None:
-            exchange.conn.detach()  # nobody reads the rest of this response
-            exchange.on_upstream_lost(exchange.conn)
+        if exchange is not None and exchange.started:
+            exchange.client_gone()  # nobody reads the rest of this response
 
     def pause_writing(self) -> None:
+        """The client reads slower than the backend sends: stop reading the backend."""
         conn = self.exchange.conn if self.exchange else None
-        if conn is not None and conn.transport is not None:
-            conn.transport.pause_reading()
+        if conn is not None:
+            conn.pause()
 
     def resume_writing(self) -> None:
         conn = self.exchange.conn if self.exchange else None
-        if conn is not None and conn.transport is not None and not conn.closed:
-            conn.transport.resume_reading()
+        if conn is not None:
+            conn.resume()
 
     def write(self, data: bytes) -> None:
         transport = self.transport

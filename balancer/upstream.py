@@ -23,7 +23,9 @@ class UpstreamProtocol(asyncio.Protocol):
         "closed",
         "exchange",
         "headers",
+        "idle_since",
         "parser",
+        "paused",
         "reason",
         "transport",
     )
@@ -36,6 +38,8 @@ class UpstreamProtocol(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self.reason = b""
         self.closed = False
+        self.paused = False
+        self.idle_since = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -57,6 +61,17 @@ class UpstreamProtocol(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         assert self.transport is not None
         self.transport.write(data)
+
+    def pause(self) -> None:
+        if not self.paused and self.transport is not None and not self.closed:
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            if self.transport is not None and not self.closed:
+                self.transport.resume_reading()
 
     def detach(self) -> None:
         """Forget the exchange and close: the attempt is abandoned."""

@@ -239,3 +239,18 @@ async def test_a_503_is_retried_elsewhere_then_passed_on(
     assert len({part.split()[1] for part in explain.split("; ")}) == 3  # three backends
     assert balancer.proxy.pool.retries == 2
     assert all(b.state.value == "up" for b in balancer.proxy.pool.backends)  # no ejection
+
+
+async def test_a_client_leaving_mid_response_does_not_harm_the_backend(
+    shared_backends: list[Backend], start_balancer: StartBalancer
+) -> None:
+    balancer = await start_balancer([shared_backends[0].url])
+    reader, writer = await asyncio.open_connection("127.0.0.1", balancer.port)
+    writer.write(b"GET /stream?n=40&gap=0.05 HTTP/1.1\r\nHost: x\r\n\r\n")
+    await writer.drain()
+    assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"HTTP/1.1 200")
+    writer.close()
+    (backend,) = balancer.proxy.pool.backends
+    await wait_until(lambda: backend.in_flight == 0)
+    assert backend.state.value == "up" and backend.health.ejections == 0
+    assert balancer.proxy.stats.codes.get(499) == 1

@@ -49,16 +49,15 @@ def route_template(request: web.Request) -> str:
 @web.middleware
 async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     app = request.app
-    metrics, node = app[METRICS], app[CONFIG].node_name
-    request_id = request[REQUEST_ID] = pick_request_id(request.headers.get("X-Request-ID"))
+    request[REQUEST_ID] = pick_request_id(request.headers.get("X-Request-ID"))
     start = time.perf_counter()
     status = 500
-    metrics.in_flight.inc()
+    app[METRICS].in_flight.inc()
     try:
         response = await handler(request)
         status = response.status
-        response.headers["X-Served-By"] = node
-        response.headers["X-Request-ID"] = request_id
+        response.headers["X-Served-By"] = app[CONFIG].node_name
+        response.headers["X-Request-ID"] = request[REQUEST_ID]
         if app[READINESS].draining:
             response.force_close()
         return response
@@ -66,23 +65,27 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = CANCELLED  # the client went away, or shutdown gave up waiting
         raise
     finally:
-        elapsed = time.perf_counter() - start
-        route = route_template(request)
-        metrics.in_flight.dec()
-        metrics.requests.labels(route, request.method, str(status)).inc()
-        metrics.latency.labels(route, request.method).observe(elapsed)
-        log.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "node": node,
-                "route": route,
-                "method": request.method,
-                "path": request.path,
-                "status": status,
-                "duration_ms": round(elapsed * 1000, 2),
-            },
-        )
+        app[METRICS].in_flight.dec()
+        _observe(request, status, time.perf_counter() - start)
+
+
+def _observe(request: web.Request, status: int, elapsed: float) -> None:
+    """The request's metrics and its one log line (no header, body or token is logged)."""
+    route, metrics = route_template(request), request.app[METRICS]
+    metrics.requests.labels(route, request.method, str(status)).inc()
+    metrics.latency.labels(route, request.method).observe(elapsed)
+    log.info(
+        "request",
+        extra={
+            "request_id": request[REQUEST_ID],
+            "node": request.app[CONFIG].node_name,
+            "route": route,
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+        },
+    )
 
 
 @web.middleware

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import sys
 import tempfile
@@ -175,9 +176,11 @@ async def run(opts: Options, workdir: Path) -> list[ModeResult]:
     return [results[m] for m in opts.modes]
 
 
-def notes(results: Sequence[ModeResult], opts: Options) -> list[str]:
+def notes(results: Sequence[ModeResult], opts: Options, load: Sequence[float]) -> list[str]:
     """What a reader needs besides the table: targets met or not, and what was measured."""
     lines = [
+        f"machine: {os.cpu_count()} CPUs, 1-minute load average {load[0]:.1f} at the start "
+        f"and {load[1]:.1f} at the end (other work on the machine slows req/s down)",
         f"propagation: {opts.trials} trials of log in, log out on node 1, poll all "
         f"{opts.nodes} nodes; the slowest node counts; 'never': still accepted after "
         f"{opts.deadline:g} s (the token keeps working until exp)",
@@ -261,7 +264,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="paradox-"))
-    started = time.monotonic()
+    started, load_before = time.monotonic(), os.getloadavg()[0]
     try:
         results = asyncio.run(run(opts, workdir))
     except (LaneError, ProbeError, wrk.WrkError, OSError) as exc:
@@ -274,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     rows = table_rows(results)
     settings = {f: str(getattr(opts, f)) for f in Options.__dataclass_fields__}
-    lines = notes(results, opts)
+    lines = notes(results, opts, (load_before, os.getloadavg()[0]))
     index = write_report(results, opts.out, settings, lines)
     print()
     print(render_table(rows))

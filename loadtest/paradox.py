@@ -56,7 +56,7 @@ class Options:
     nodes: int = 3
     trials: int = 100
     deadline: float = 1.0
-    rounds: int = 5
+    rounds: int = 7
     duration: float = 2.0
     connections: int = 32
     outage: tuple[float, float, float] = (2.0, 3.0, 4.0)
@@ -90,7 +90,9 @@ async def measure_cost(
 ) -> None:  # fmt: skip
     tokens = {lane.mode: await login(session, lane.urls[0]) for lane in lanes}
     for round_ in range(1, opts.rounds + 1):
-        for lane in lanes:
+        # Every other round in reverse order, so that a drift of the machine's load over the
+        # round does not always favour the same mode.
+        for lane in lanes if round_ % 2 else list(reversed(lanes)):
             say(f"cost: round {round_}/{opts.rounds}, {lane.mode}")
             node_cpu, redis_cpu = lane.cpu()
             run = await asyncio.to_thread(
@@ -108,7 +110,8 @@ async def measure_cost(
             result.rps.append(run.requests_per_s)
             result.p50_ms.append(run.p50_ms)
             result.p99_ms.append(run.p99_ms)
-            result.load_errors += run.errors
+            result.load_non_2xx += run.non_2xx
+            result.load_socket_errors += run.socket_errors
 
 
 async def revoked_everywhere(session: aiohttp.ClientSession, lane: Lane, token: str) -> None:
@@ -186,9 +189,9 @@ def notes(results: Sequence[ModeResult], opts: Options, load: Sequence[float]) -
         f"{opts.deadline:g} s (the token keeps working until exp)",
         f"cost: wrk -t1 -c{opts.connections} -d{opts.duration:g}s GET /whoami on one node, "
         f"{opts.rounds} interleaved rounds; req/s and latencies of the best round (others' "
-        "load only slows a round down); CPU per request (node + its Redis, from /proc, median "
-        "of the rounds) is what the cost is computed from: unlike req/s it does not depend on "
-        "what else the machine runs",
+        "load only slows a round down); the cost vs none is computed from CPU per request "
+        "(node + its Redis, from /proc), paired by round, median over the rounds: it depends "
+        "far less than req/s on what else the machine runs",
         f"outage: {opts.workers} clients alternate a valid and a logged-out token over all "
         f"nodes; Redis SIGKILLed after {opts.outage[0]:g} s, restarted {opts.outage[1]:g} s "
         f"later ({'with' if opts.redis_aof else 'without'} AOF persistence), observed "
@@ -208,9 +211,13 @@ def notes(results: Sequence[ModeResult], opts: Options, load: Sequence[float]) -
         if (totals := [n + x for n, x in zip(r.node_cpu_us, r.redis_cpu_us, strict=True)])
     )
     lines.append(f"CPU µs/req across rounds (min-max, the machine's noise): {spread}")
-    errors = {r.mode: r.load_errors for r in results if r.load_errors}
+    errors = {
+        r.mode: f"{r.load_non_2xx} non-2xx, {r.load_socket_errors} socket errors/timeouts"
+        for r in results
+        if r.load_non_2xx or r.load_socket_errors
+    }
     if errors:
-        lines.append(f"wrk saw non-2xx answers or socket errors: {errors}")
+        lines.append(f"wrk saw failed requests with a valid token: {errors}")
     return lines
 
 
@@ -222,7 +229,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--nodes", type=int, default=3, help="nodes per mode (3)")
     parser.add_argument("--trials", type=int, default=100, help="propagation trials (100)")
     parser.add_argument("--deadline", type=float, default=1.0, help="seconds a trial waits")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved wrk rounds (5)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved wrk rounds (7)")
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per wrk run (2)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
     parser.add_argument(

@@ -95,7 +95,8 @@ class ModeResult:
     p99_ms: list[float] = field(default_factory=list)
     node_cpu_us: list[float] = field(default_factory=list)  # CPU µs per request, one per round
     redis_cpu_us: list[float] = field(default_factory=list)
-    load_errors: int = 0
+    load_non_2xx: int = 0
+    load_socket_errors: int = 0
     before: Window | None = None
     outage: Window | None = None
     after: Window | None = None
@@ -104,18 +105,25 @@ class ModeResult:
     marks: dict[str, float] = field(default_factory=dict)  # kill, restart, end
 
 
+def _cpu_totals(result: ModeResult) -> list[float]:
+    return [n + r for n, r in zip(result.node_cpu_us, result.redis_cpu_us, strict=True)]
+
+
 def cpu_per_request(result: ModeResult) -> float | None:
-    """Median CPU µs per request of node and Redis together (robust to a busy machine)."""
-    totals = [n + r for n, r in zip(result.node_cpu_us, result.redis_cpu_us, strict=True)]
-    return percentile(totals, 50)
+    """Median CPU µs per request of node and Redis together."""
+    return percentile(_cpu_totals(result), 50)
 
 
 def cpu_cost(result: ModeResult, base: ModeResult | None) -> float | None:
-    """Throughput lost against ``base``, in %, from CPU per request (req/s ∝ 1 / CPU)."""
-    mine, theirs = cpu_per_request(result), cpu_per_request(base) if base else None
-    if mine is None or theirs is None or mine <= 0:
-        return None
-    return 100.0 * (1.0 - theirs / mine)
+    """Throughput lost against ``base``, in %, from CPU per request (req/s ∝ 1 / CPU).
+
+    Paired by round (both modes ran one after the other, under the same neighbours), then the
+    median over the rounds: a machine that is busier in one round than in another moves both
+    sides of that round's ratio alike.
+    """
+    mine, theirs = _cpu_totals(result), _cpu_totals(base) if base else []
+    ratios = [100.0 * (1.0 - t / m) for m, t in zip(mine, theirs, strict=False) if m > 0]
+    return percentile(ratios, 50)
 
 
 def best_run(result: ModeResult) -> tuple[float, float, float] | None:

@@ -1,0 +1,310 @@
+"""The Docker runtime: Redis, N nodes and the balancer as containers of one Compose project.
+
+``up``, ``scale`` and ``down`` go through the Compose CLI and compose/compose.yaml, the same file
+a user runs by hand; everything else (status, chaos actions, restarts) goes through the Docker
+SDK and finds containers by their Compose labels only (project and service). Chaos actions:
+
+    KILL / TERM   ``kill`` through the API; the engine then counts the container as stopped by
+                  hand, so its restart policy does not bring it back: ``restart`` starts it.
+    STOP / CONT   ``pause`` / ``unpause`` (the cgroup freezer: TCP handshakes still complete).
+    PARTITION     disconnect the node from the project network; HEAL reconnects it with its
+                  service alias, so the balancer's DNS discovery finds it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from functools import cached_property
+from typing import Any
+
+from cluster.config import ClusterConfig
+from cluster.runtime import (
+    AlreadyRunning,
+    ClusterError,
+    ClusterStatus,
+    MissingDependency,
+    NodeInfo,
+    NodeState,
+    NotRunning,
+    PortInUse,
+    Runtime,
+    StartupFailed,
+    UnknownNode,
+    procs,
+)
+from cluster.runtime.docker_compose import Compose, docker_client, ensure_shared_secret
+from cluster.runtime.docker_config import REDIS_CANDIDATES, DockerSettings
+from cluster.runtime.docker_model import (
+    BALANCER_SERVICE,
+    NETWORK,
+    NODE_SERVICE,
+    REDIS_SERVICE,
+    SERVICE_LABEL,
+    choose_image,
+    compose_env,
+    label_filter,
+    network_filter,
+    network_ip,
+    node_name,
+    node_state,
+    node_url,
+    published_port,
+    ready,
+)
+
+log = logging.getLogger("cluster.runtime.docker")
+
+#: Chaos actions beyond the seam's ``SIGNALS``.
+EXTRA_ACTIONS = ("PARTITION", "HEAL")
+
+
+def create_runtime(config: ClusterConfig) -> DockerRuntime:
+    return DockerRuntime(config, DockerSettings.from_env())
+
+
+class DockerRuntime(Runtime):
+    """Containers of the Compose project ``settings.project``."""
+
+    name = "docker"
+
+    def __init__(
+        self, config: ClusterConfig, settings: DockerSettings, client: Any | None = None
+    ) -> None:
+        super().__init__(config)
+        self.settings = settings
+        self.compose = Compose(settings.project, settings.compose_file)
+        self.secret = config.state_dir / "docker" / settings.project / "jwt-secret"
+        self._client = client
+
+    # -- engine and Compose ----------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = docker_client()
+        return self._client
+
+    def _image_present(self, image: str) -> bool:
+        import docker
+
+        try:
+            self.client.images.get(image)
+        except docker.errors.ImageNotFound:
+            return False
+        return True
+
+    @cached_property
+    def redis_image(self) -> str:
+        image = choose_image(self.settings.redis_image, REDIS_CANDIDATES, self._image_present)
+        if image is None:
+            raise MissingDependency(
+                f"no Redis image here (tried {', '.join(REDIS_CANDIDATES)}): run `make images`"
+            )
+        return image
+
+    def _env(self, nodes: int) -> dict[str, str]:
+        return compose_env(
+            os.environ,
+            app_image=self.settings.app_image,
+            redis_image=self.redis_image,
+            publish_port=self.config.balancer_port,
+            secret_file=str(self.secret.resolve()),
+            nodes=nodes,
+            revocation=self.config.revocation,
+            drain_seconds=self.config.drain_seconds,
+            extra=self.settings.extra_env,
+        )
+
+    def _compose(self, args: list[str], nodes: int) -> str:
+        ensure_shared_secret(self.secret)  # Compose checks the secret's file on every command
+        return self.compose.run(args, self._env(nodes))
+
+    # -- finding containers ----------------------------------------------------------------------
+
+    def _containers(self, service: str | None = None) -> list[Any]:
+        found = self.client.containers.list(
+            all=True, filters=label_filter(self.settings.project, service)
+        )
+        return list(found)
+
+    def _node_containers(self) -> dict[str, Any]:
+        nodes = {node_name(c.labels): c for c in self._containers(NODE_SERVICE)}
+        return dict(sorted(nodes.items(), key=lambda item: int(item[0].split("-")[1] or 0)))
+
+    def _container(self, node: str) -> Any:
+        containers = self._node_containers()
+        if node not in containers:
+            raise UnknownNode(f"no node named {node!r} (nodes: {', '.join(containers)})")
+        return containers[node]
+
+    def _network(self) -> Any:
+        networks = self.client.networks.list(filters=network_filter(self.settings.project))
+        if not networks:
+            raise NotRunning(f"the network of Compose project {self.settings.project!r} is gone")
+        return networks[0]
+
+    def _info(self, container: Any, network: str) -> NodeInfo:
+        ip = network_ip(container.attrs, network)
+        url = node_url(ip, container.id[:12])
+        return NodeInfo(
+            node_name(container.labels), url, None, container.name, node_state(container.status)
+        )
+
+    def _one(self, service: str) -> Any | None:
+        found = self._containers(service)
+        return found[0] if found else None
+
+    # -- Runtime ---------------------------------------------------------------------------------
+
+    def up(self, nodes: int) -> ClusterStatus:
+        if any(c.status != "exited" for c in self._containers()):
+            raise AlreadyRunning(
+                f"Compose project {self.settings.project!r} already runs (`cluster down`)"
+            )
+        if not self._image_present(self.settings.app_image):
+            raise MissingDependency(f"image {self.settings.app_image} is not here: `make images`")
+        self.redis_image  # noqa: B018 -- fails now, clearly, rather than inside Compose
+        port = self.config.balancer_port
+        if not (procs.port_free("0.0.0.0", port) and procs.port_free(self.config.host, port)):
+            raise PortInUse(f"port {port} (balancer) is in use: CLUSTER_BALANCER_PORT=<free port>")
+        try:
+            self._compose(["up", "-d", "--no-build", "--scale", f"{NODE_SERVICE}={nodes}"], nodes)
+            self.wait_ready(self._urls())
+        except BaseException:
+            self.down()
+            raise
+        return self.status()
+
+    def down(self) -> list[str]:
+        names = [c.name for c in self._containers()]
+        timeout = f"{self.config.stop_timeout:.0f}"
+        try:
+            self._compose(["down", "--volumes", "--remove-orphans", "--timeout", timeout], 0)
+        except ClusterError as exc:
+            log.warning("compose down failed; removing through the API", extra={"error": str(exc)})
+        self._sweep()
+        shutil.rmtree(self.secret.parent, ignore_errors=True)
+        return names
+
+    def _sweep(self) -> None:
+        """Remove whatever of the project Compose left (or never knew about)."""
+        project = label_filter(self.settings.project)
+        for container in self._containers():
+            container.remove(force=True, v=True)
+        for network in self.client.networks.list(filters=project):
+            network.remove()
+        for volume in self.client.volumes.list(filters=project):
+            volume.remove(force=True)
+
+    def status(self) -> ClusterStatus:
+        containers = self._containers()
+        if not containers:
+            raise NotRunning(
+                f"no container of Compose project {self.settings.project!r} "
+                "(start one with `cluster up --runtime docker`)"
+            )
+        network = f"{self.settings.project}_{NETWORK}"
+        redis = next((c for c in containers if c.labels.get(SERVICE_LABEL) == REDIS_SERVICE), None)
+        redis_ip = network_ip(redis.attrs, network) if redis else None
+        nodes = tuple(self._info(c, network) for c in self._node_containers().values())
+        return ClusterStatus(
+            runtime=self.name,
+            balancer=f"http://{self.config.host}:{self._balancer_port()}",
+            redis=f"redis://{redis_ip or REDIS_SERVICE}:6379/0",
+            nodes=nodes,
+        )
+
+    def _balancer_port(self) -> int:
+        balancer = self._one(BALANCER_SERVICE)
+        port = published_port(balancer.attrs) if balancer is not None else None
+        return port or self.config.balancer_port
+
+    def signal(self, node: str, signal: str) -> None:
+        import docker
+
+        container = self._container(node)
+        try:
+            if signal in ("KILL", "TERM"):
+                container.kill(signal=f"SIG{signal}")
+            elif signal == "STOP":
+                container.pause()
+            elif signal == "CONT":
+                container.unpause()
+            elif signal == "PARTITION":
+                self._network().disconnect(container)
+            elif signal == "HEAL":
+                self._heal(container)
+            else:
+                raise ClusterError(f"unknown action {signal!r}")
+        except docker.errors.APIError as exc:
+            # As a signal to a process that is gone: acting on a stopped container is a no-op.
+            log.warning("docker refused the action", extra={"node": node, "error": str(exc)})
+
+    def partition(self, node: str) -> None:
+        self.signal(node, "PARTITION")
+
+    def heal(self, node: str) -> None:
+        self.signal(node, "HEAL")
+
+    def _heal(self, container: Any) -> None:
+        network = self._network()
+        container.reload()
+        if network_ip(container.attrs, network.name) is None:
+            network.connect(container, aliases=[NODE_SERVICE, container.id[:12]])
+
+    def restart(self, node: str, *, wait: bool = True) -> NodeInfo:
+        container = self._container(node)
+        if container.status == "paused":
+            container.unpause()
+        self._heal(container)
+        if container.status in ("running", "restarting"):
+            container.restart(timeout=int(self.config.stop_timeout))
+        else:
+            container.start()
+        container.reload()
+        info = self._info(container, self._network().name)
+        if wait:
+            self.wait_ready({info.url})
+        return info
+
+    def rolling_restart(self) -> None:
+        for node in list(self._node_containers()):
+            self.restart(node, wait=True)
+
+    def scale(self, nodes: int) -> ClusterStatus:
+        before = set(self._urls())
+        # Only the node service, and no container recreated: the balancer keeps running and
+        # finds the new replicas through DNS.
+        args = ["up", "-d", "--no-build", "--no-deps", "--no-recreate"]
+        self._compose([*args, "--scale", f"{NODE_SERVICE}={nodes}", NODE_SERVICE], nodes)
+        urls = self._urls()
+        self.wait_ready(urls, gone=before - set(urls))
+        return self.status()
+
+    def balancer_status(self) -> dict[str, Any]:
+        return procs.get_json(f"http://{self.config.host}:{self._balancer_port()}/_lb/status")
+
+    # -- waiting ---------------------------------------------------------------------------------
+
+    def _urls(self) -> list[str]:
+        return [n.url for n in self.status().nodes if n.state is NodeState.RUNNING]
+
+    def wait_ready(self, urls: Any, gone: Any = ()) -> None:
+        """Until the balancer reports every one of ``urls`` up (and none of ``gone``)."""
+        deadline = time.monotonic() + max(self.config.ready_timeout, 60.0)
+        last: Any = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                last = self.balancer_status()
+                if ready(last, set(urls), set(gone)):
+                    return
+            except OSError as exc:
+                last = exc
+            time.sleep(0.25)
+        raise StartupFailed(
+            f"the balancer did not report {sorted(urls)} up in time (last answer: {last}); "
+            f"see `docker-compose -p {self.settings.project} logs`"
+        )

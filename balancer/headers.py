@@ -31,7 +31,7 @@ HOP_BY_HOP = frozenset(
     }
 )
 # Request headers the balancer reads; all but the last two are dropped and rewritten.
-_R_ID, _R_TP, _R_XFF, _R_EXPLAIN, _R_EXPECT, _R_CONN, _R_DROP, _R_IDEM, _R_B3 = range(9)
+_R_ID, _R_TP, _R_XFF, _R_EXPLAIN, _R_EXPECT, _R_CONN, _R_LEN, _R_DROP, _R_IDEM, _R_B3 = range(10)
 _REQUEST_SPECIAL = {
     b"x-request-id": _R_ID,
     b"traceparent": _R_TP,
@@ -40,7 +40,7 @@ _REQUEST_SPECIAL = {
     b"x-lb-explain": _R_EXPLAIN,
     b"expect": _R_EXPECT,
     b"connection": _R_CONN,
-    b"content-length": _R_DROP,
+    b"content-length": _R_LEN,
     b"idempotency-key": _R_IDEM,
     b"x-b3-traceid": _R_B3,
     **{name: _R_DROP for name in HOP_BY_HOP if name != b"connection"},
@@ -59,7 +59,14 @@ def random_hex(nbytes: int) -> bytes:
 class Forward:
     """What the proxy needs from a client request's headers."""
 
-    __slots__ = ("expect_continue", "explain", "idempotency_key", "lines", "request_id")
+    __slots__ = (
+        "content_length",
+        "expect_continue",
+        "explain",
+        "idempotency_key",
+        "lines",
+        "request_id",
+    )
 
     def __init__(
         self,
@@ -68,12 +75,14 @@ class Forward:
         explain: bool,
         idempotency_key: bool,
         expect_continue: bool,
+        content_length: int,
     ) -> None:
         self.lines = lines  # header lines for the backend, each ending in CRLF, no blank line
         self.request_id = request_id
         self.explain = explain  # X-LB-Explain: 1
         self.idempotency_key = idempotency_key
         self.expect_continue = expect_continue
+        self.content_length = content_length  # as announced by the client; -1: none
 
 
 def connection_tokens(value: bytes) -> frozenset[bytes]:
@@ -91,6 +100,7 @@ def rewrite_request(
     out: list[bytes] = []
     request_id = traceparent = b3 = forwarded = connection = None
     explain = expect = idem = False
+    length = -1
     special = _REQUEST_SPECIAL
     for name, value in headers:
         lower = name.lower()
@@ -111,6 +121,8 @@ def rewrite_request(
             expect = value.lower() == b"100-continue"
         elif kind == _R_CONN:
             connection = value if connection is None else connection + b"," + value
+        elif kind == _R_LEN:
+            length = int(value) if value.strip().isdigit() else -1
         elif kind >= _R_IDEM and lower not in named:
             if kind == _R_IDEM:
                 idem = idem or bool(value.strip())
@@ -129,7 +141,7 @@ def rewrite_request(
     out += _trace_lines(traceparent, b3, fresh, new_hex)
     out += (b"X-Forwarded-For: ", forwarded + b", " + client_ip if forwarded else client_ip)
     out.append(b"\r\nX-Forwarded-Proto: http\r\n")
-    return Forward(b"".join(out), request_id, explain, idem, expect)
+    return Forward(b"".join(out), request_id, explain, idem, expect, length)
 
 
 def _trace_lines(

@@ -18,7 +18,7 @@ import httptools
 from balancer import admin
 from balancer.context import Proxy
 from balancer.exchange import Exchange, Request
-from balancer.headers import rewrite_request
+from balancer.headers import Forward, rewrite_request
 from cluster.problem import PROBLEM_CONTENT_TYPE, problem_bytes
 
 log = logging.getLogger("balancer.server")
@@ -42,6 +42,8 @@ class ClientProtocol(asyncio.Protocol):
         self.exchange: Exchange | None = None
         self.close_after = False
         self.rejected = False
+        self.max_header = proxy.config.max_header
+        self.forward: Forward | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -134,27 +136,24 @@ class ClientProtocol(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self.url.append(url)
-        self._count_head(len(url))
+        self.head_count += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_head(len(name) + len(value) + 4)
+        self.head_count += len(name) + len(value) + 4
+        if self.head_count > self.max_header:
+            raise _Rejected(431, _header_detail(self.max_header), limit=self.max_header)
         self.headers.append((name, value))
-
-    def _count_head(self, size: int) -> None:
-        self.head_count += size
-        limit = self.proxy.config.max_header
-        if self.head_count > limit:
-            raise _Rejected(431, _header_detail(limit), limit=limit)
 
     def on_headers_complete(self) -> None:
         self.in_head = False
+        if self.head_count > self.max_header:  # a long URL and few headers
+            raise _Rejected(431, _header_detail(self.max_header), limit=self.max_header)
+        self.forward = forward = rewrite_request(self.headers, self.client_ip)
         limit = self.proxy.config.max_body
-        for name, value in self.headers:
-            lower = name.lower()
-            if lower == b"content-length" and value.strip().isdigit() and int(value) > limit:
-                raise _Rejected(413, _body_detail(limit), limit=limit)
-            if lower == b"expect" and value.lower() == b"100-continue" and self.exchange is None:
-                self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if forward.content_length > limit:
+            raise _Rejected(413, _body_detail(limit), limit=limit)
+        if forward.expect_continue and self.exchange is None:
+            self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         self.body_size += len(body)
@@ -164,8 +163,8 @@ class ClientProtocol(asyncio.Protocol):
         self.body.append(body)
 
     def on_message_complete(self) -> None:
-        parser = self.parser
-        forward = rewrite_request(self.headers, self.client_ip)
+        parser, forward = self.parser, self.forward
+        assert forward is not None  # set when the headers were complete
         request = Request(
             method=parser.get_method().decode("ascii", "replace"),
             target=b"".join(self.url),

@@ -127,7 +127,7 @@ def start_backends(stack: ExitStack, kind: str, work: Path) -> list[int]:
     return ports
 
 
-def start_balancer(stack: ExitStack, ports: list[int], work: Path) -> int:
+def start_balancer(stack: ExitStack, ports: list[int], work: Path, threads: int) -> tuple[int, int]:
     port = free_port()
     env = {
         "BALANCER_HOST": "127.0.0.1",
@@ -135,20 +135,20 @@ def start_balancer(stack: ExitStack, ports: list[int], work: Path) -> int:
         "LOG_LEVEL": "WARNING",
         "BALANCER_BACKENDS": ",".join(f"http://127.0.0.1:{p}" for p in ports),
     }
-    stack.enter_context(child([PY, "-m", "balancer"], env, work / "balancer.log"))
+    proc = stack.enter_context(child([PY, "-m", "balancer"], env, work / "balancer.log"))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/_lb/status", timeout=1) as r:
                 if all(b["state"] == "up" for b in json.load(r)["backends"]):
-                    return port
+                    return port, proc.pid
         except OSError:
             pass
         time.sleep(0.1)
     raise RuntimeError("the balancer's backends did not come up")
 
 
-def start_haproxy(stack: ExitStack, ports: list[int], work: Path) -> int:
+def start_haproxy(stack: ExitStack, ports: list[int], work: Path, threads: int) -> tuple[int, int]:
     port = free_port()
     servers = "\n".join(
         f"    server n{i} 127.0.0.1:{p} check inter 500ms rise 2 fall 2"
@@ -156,6 +156,7 @@ def start_haproxy(stack: ExitStack, ports: list[int], work: Path) -> int:
     )
     config = f"""global
     maxconn 4096
+{f"    nbthread {threads}" if threads else ""}
 defaults
     mode http
     timeout connect 250ms
@@ -178,15 +179,15 @@ backend be
     path = work / "haproxy.cfg"
     path.write_text(config)
     binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
-    stack.enter_context(child([binary, "-f", str(path), "-db"], log=work / "haproxy.log"))
+    proc = stack.enter_context(child([binary, "-f", str(path), "-db"], log=work / "haproxy.log"))
     wait_http(f"http://127.0.0.1:{port}/healthz")
-    return port
+    return port, proc.pid
 
 
-def start_nginx(stack: ExitStack, ports: list[int], work: Path) -> int:
+def start_nginx(stack: ExitStack, ports: list[int], work: Path, threads: int) -> tuple[int, int]:
     port = free_port()
     servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=1s;" for p in ports)
-    config = f"""worker_processes auto;
+    config = f"""worker_processes {threads or "auto"};
 daemon off;
 pid {work}/nginx.pid;
 error_log {work}/nginx-error.log warn;
@@ -220,31 +221,54 @@ http {{
     path = work / "nginx.conf"
     path.write_text(config)
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    stack.enter_context(
-        child([binary, "-p", str(work), "-e", f"{work}/nginx-error.log", "-c", str(path)])
-    )
+    command = [binary, "-p", str(work), "-e", f"{work}/nginx-error.log", "-c", str(path)]
+    proc = stack.enter_context(child(command))
     wait_http(f"http://127.0.0.1:{port}/healthz")
-    return port
+    return port, proc.pid
 
 
-def measure(args: argparse.Namespace, urls: dict[str, str]) -> dict[str, list[wrk.WrkResult]]:
-    results: dict[str, list[wrk.WrkResult]] = {name: [] for name in urls}
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its children (nginx's workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+Run = tuple[wrk.WrkResult, float]  # wrk's figures, the proxy's CPU µs per request
+
+
+def measure(
+    args: argparse.Namespace, targets: dict[str, tuple[str, int | None]]
+) -> dict[str, list[Run]]:
+    """Interleaved rounds: every target once per round, each after its own warm-up."""
+    results: dict[str, list[Run]] = {name: [] for name in targets}
     for round_ in range(1, args.rounds + 1):
-        for name, url in urls.items():
+        for name, (url, pid) in targets.items():
             wrk.run(url, connections=args.connections, duration=args.warmup)
+            before = cpu_seconds(pid) if pid else 0.0
             result = wrk.run(url, connections=args.connections, duration=args.duration)
-            results[name].append(result)
+            cpu = (cpu_seconds(pid) - before) / max(result.requests, 1) * 1e6 if pid else 0.0
+            results[name].append((result, cpu))
             print(
                 f"  round {round_} {name:9} {result.requests_per_s:9.0f} req/s  p50 "
-                f"{result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  errors {result.errors}",
+                f"{result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  errors {result.errors}"
+                + (f"  proxy CPU {cpu:5.1f} µs/req" if pid else ""),
                 flush=True,
             )
     return results
 
 
-def summarise(results: dict[str, list[wrk.WrkResult]]) -> dict[str, dict[str, float]]:
+def summarise(results: dict[str, list[Run]]) -> dict[str, dict[str, float]]:
     summary = {}
-    for name, runs in results.items():
+    for name, pairs in results.items():
+        runs = [r for r, _ in pairs]
         rates = [r.requests_per_s for r in runs]
         summary[name] = {
             "rps": statistics.median(rates),
@@ -253,6 +277,7 @@ def summarise(results: dict[str, list[wrk.WrkResult]]) -> dict[str, dict[str, fl
             "p50_ms": statistics.median(r.p50_ms for r in runs),
             "p99_ms": statistics.median(r.p99_ms for r in runs),
             "errors": sum(r.errors for r in runs),
+            "proxy_cpu_us_per_request": statistics.median(cpu for _, cpu in pairs),
         }
     base = summary["haproxy"]
     for row in summary.values():
@@ -269,17 +294,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--proxy-threads",
+        type=int,
+        default=0,
+        help="HAProxy nbthread and nginx worker_processes (default: theirs, one per core); "
+        "1 gives them the single thread this balancer has",
+    )
     parser.add_argument("--json", type=Path, default=Path("reports/bench-balancer.json"))
     args = parser.parse_args(argv)
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-lb-") as tmp:
         work = Path(tmp)
         ports = start_backends(stack, args.backends, work)
-        urls = {
-            "direct": f"http://127.0.0.1:{ports[0]}{args.path}",
-            "balancer": f"http://127.0.0.1:{start_balancer(stack, ports, work)}{args.path}",
-            "haproxy": f"http://127.0.0.1:{start_haproxy(stack, ports, work)}{args.path}",
-            "nginx": f"http://127.0.0.1:{start_nginx(stack, ports, work)}{args.path}",
+        targets: dict[str, tuple[str, int | None]] = {
+            "direct": (f"http://127.0.0.1:{ports[0]}{args.path}", None)
         }
+        for name, start in (
+            ("balancer", start_balancer),
+            ("haproxy", start_haproxy),
+            ("nginx", start_nginx),
+        ):
+            port, pid = start(stack, ports, work, args.proxy_threads)
+            targets[name] = (f"http://127.0.0.1:{port}{args.path}", pid)
         backend_kind = (
             "3 × python -m nodes + redis-server"
             if args.backends == "nodes"
@@ -287,18 +323,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"backends: {backend_kind}; wrk -t1 -c{args.connections} -d{args.duration:g}s "
-            f"(after {args.warmup:g}s warm-up) GET {args.path}; {args.rounds} interleaved rounds"
+            f"(after {args.warmup:g}s warm-up) GET {args.path}; {args.rounds} interleaved rounds; "
+            f"HAProxy/nginx threads: {args.proxy_threads or 'default (one per core)'}"
         )
-        summary = summarise(measure(args, urls))
+        summary = summarise(measure(args, targets))
     print(
         f"\n{'target':10}{'req/s':>9}{'spread':>17}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'×HAProxy':>10}{'p99×':>7}"
+        f"{'×HAProxy':>10}{'p99×':>7}{'CPU µs/req':>12}"
     )
     for name, row in summary.items():
         spread = f"{row['rps_min']:.0f}–{row['rps_max']:.0f}"
         print(
             f"{name:10}{row['rps']:9.0f}{spread:>17}{row['p50_ms']:9.2f}{row['p99_ms']:9.2f}"
             f"{row['rps_vs_haproxy']:10.2f}{row['p99_vs_haproxy']:7.2f}"
+            + (f"{row['proxy_cpu_us_per_request']:12.1f}" if name != "direct" else f"{'-':>12}")
         )
     ours = summary["balancer"]
     met = ours["rps_vs_haproxy"] >= 0.8 and ours["p99_vs_haproxy"] <= 1.5

@@ -227,6 +227,10 @@ http {{
     return port, proc.pid
 
 
+def _installed(name: str) -> bool:
+    return shutil.which(name) is not None or Path(f"/usr/sbin/{name}").exists()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of ``pid`` and its children (nginx's workers), from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -303,6 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, default=Path("reports/bench-balancer.json"))
     args = parser.parse_args(argv)
+    for tool in ("wrk", "haproxy"):
+        if not _installed(tool):
+            print(
+                f"error: {tool} is not installed (Debian: apt-get install {tool})", file=sys.stderr
+            )
+            return 2
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-lb-") as tmp:
         work = Path(tmp)
         ports = start_backends(stack, args.backends, work)
@@ -314,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
             ("haproxy", start_haproxy),
             ("nginx", start_nginx),
         ):
+            if name == "nginx" and not _installed("nginx"):
+                print("nginx is not installed (Debian: apt-get install nginx): left out")
+                continue
             port, pid = start(stack, ports, work, args.proxy_threads)
             targets[name] = (f"http://127.0.0.1:{port}{args.path}", pid)
         backend_kind = (

@@ -68,7 +68,10 @@ def run(
     timeout: float = 2.0,
     headers: tuple[str, ...] = (),
 ) -> WrkResult:
-    """Run wrk once against ``url`` (loopback only, bounded by ``duration``)."""
+    """Run wrk once against ``url`` (loopback only, bounded by ``duration``).
+
+    wrk takes whole seconds: ``duration`` is rounded, and at least 1.
+    """
     binary = shutil.which("wrk")
     if binary is None:
         raise WrkError("wrk is not installed (Debian: apt-get install wrk)")
@@ -76,7 +79,7 @@ def run(
         binary,
         f"-t{threads}",
         f"-c{connections}",
-        f"-d{duration:g}s",
+        f"-d{max(1, round(duration))}s",
         f"--timeout={timeout:g}s",
         "--latency",
     ]
@@ -90,5 +93,5 @@ def run(
     except subprocess.TimeoutExpired as exc:
         raise WrkError(f"wrk did not finish: {' '.join(command)}") from exc
     if done.returncode != 0:
-        raise WrkError(f"wrk failed ({done.returncode}): {done.stderr.strip()}")
+        raise WrkError(f"wrk failed ({done.returncode}): {(done.stderr or done.stdout).strip()}")
     return parse(done.stdout)

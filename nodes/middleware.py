@@ -74,18 +74,19 @@ def _observe(request: web.Request, status: int, elapsed: float) -> None:
     route, metrics = route_template(request), request.app[METRICS]
     metrics.requests.labels(route, request.method, str(status)).inc()
     metrics.latency.labels(route, request.method).observe(elapsed)
-    log.info(
-        "request",
-        extra={
-            "request_id": request[REQUEST_ID],
-            "node": request.app[CONFIG].node_name,
-            "route": route,
-            "method": request.method,
-            "path": request.path,
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 2),
-        },
-    )
+    fields = {
+        "request_id": request[REQUEST_ID],
+        "node": request.app[CONFIG].node_name,
+        "route": route,
+        "method": request.method,
+        "path": request.path,
+        "status": status,
+        "duration_ms": round(elapsed * 1000, 2),
+    }
+    trace = request.headers.get("traceparent") or request.headers.get("X-B3-TraceId")
+    if trace and _SANE_ID.fullmatch(trace):
+        fields["trace"] = trace  # as the balancer propagated it
+    log.info("request", extra=fields)
 
 
 @web.middleware

@@ -129,3 +129,24 @@ async def test_fuzzing_never_produces_a_500(api: Client, seed: int) -> None:
         assert resp.status < 500, (method, path, await resp.text())
         if resp.status >= 400:
             await assert_problem(resp, resp.status)
+
+
+async def test_one_log_line_per_request_without_secrets(
+    api: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    auth = await bearer(api)
+    token = auth["Authorization"].split()[1]
+    caplog.clear()
+    with caplog.at_level("INFO", logger="nodes.access"):
+        await api.get(
+            "/whoami", headers={**auth, "X-Request-ID": "rid-1", "traceparent": "00-ab-cd-01"}
+        )
+        await api.get("/nowhere")
+    lines = [r for r in caplog.records if r.name == "nodes.access"]
+    assert len(lines) == 2
+    first = vars(lines[0])
+    assert (first["request_id"], first["route"], first["status"]) == ("rid-1", "/whoami", 200)
+    assert (first["method"], first["node"], first["trace"]) == ("GET", "node-test", "00-ab-cd-01")
+    assert first["duration_ms"] >= 0
+    assert (vars(lines[1])["route"], vars(lines[1])["status"]) == ("unmatched", 404)
+    assert not any(token in str(vars(r)) or "alice-pass" in str(vars(r)) for r in caplog.records)

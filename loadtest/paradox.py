@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -153,9 +154,29 @@ async def measure_outage(
     )
 
 
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT cancel the run, so that every lane is stopped on the way out.
+
+    The cancellation is repeated until the run ends: one can be lost in a race inside a
+    library (``asyncio.wait_for`` in Python 3.11 drops a cancel that arrives as it completes).
+    """
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    if task is None:
+        return
+
+    def cancel() -> None:
+        if not task.done():
+            task.cancel()
+            loop.call_later(0.5, cancel)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, cancel)
+
+
 async def run(opts: Options, workdir: Path) -> list[ModeResult]:
     lanes = [Lane(m, opts.nodes, workdir / m, redis_aof=opts.redis_aof) for m in opts.modes]
     results = {lane.mode: ModeResult(lane.mode) for lane in lanes}
+    stop_on_signals()
     timeout = aiohttp.ClientTimeout(total=5.0, sock_connect=2.0)
     try:
         for lane in lanes:
@@ -277,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LaneError, ProbeError, wrk.WrkError, OSError) as exc:
         print(f"paradox: {exc}\n(lane logs kept in {workdir})", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print(f"paradox: interrupted (lane logs in {workdir})", file=sys.stderr)
         return 130
     if not opts.keep:

@@ -98,6 +98,7 @@ class LoadLoop:
         self.result = LoadResult()
         self.orders: dict[str, list[str]] = {a: [] for a in ACCOUNTS}
         self.tokens: dict[str, str] = {}
+        self.errors: list[str] = []  # bodies of 5xx answers, for the failure messages
 
     async def run(self) -> LoadResult:
         timeout = aiohttp.ClientTimeout(total=30)
@@ -117,11 +118,16 @@ class LoadLoop:
     ) -> tuple[int, Any, Any]:
         self.result.requests += 1
         try:
+            # X-LB-Explain: 1 makes the balancer say what each try met (kept for failures).
+            headers = {**(headers or {}), "X-LB-Explain": "1"}
             async with self.session.request(method, self.base + path, json=body,
                                             headers=headers) as resp:  # fmt: skip
                 data = await resp.json(content_type=None) if resp.content_length != 0 else None
                 if served := resp.headers.get("X-Served-By"):
                     self.result.served_by[served] += 1
+                if resp.status >= 500:
+                    self.errors.append(f"{method} {path} {resp.status}: {data} "
+                                       f"explain={resp.headers.get('X-LB-Explain')}")  # fmt: skip
                 return resp.status, data, resp.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
             self.result.failures.append(f"{method} {path}: {exc!r}")
@@ -131,7 +137,8 @@ class LoadLoop:
         if status in wanted:
             return True
         if status:  # 0: the exception is recorded already
-            self.result.failures.append(f"{what}: {status}")
+            detail = self.errors[-1] if self.errors and status >= 500 else ""
+            self.result.failures.append(f"{what}: {status} {detail}")
         return False
 
     async def worker(self, index: int) -> None:

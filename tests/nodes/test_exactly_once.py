@@ -151,11 +151,14 @@ async def test_http_409_while_in_progress_then_takeover(api: Client, store: Stor
     # Another node reserved this key and stopped: the fingerprint is what the node computes.
     fp = fingerprint("POST", "/users/alice/orders", ORDER)
     assert (
-        await store.reserve("alice", "stuck", fp, "stopped-node", 1_500, 60)
+        await store.reserve("alice", "stuck", fp, "stopped-node", 2_000, 60)
     ).outcome == "reserve"
     busy = await api.post("/users/alice/orders", json=ORDER, headers=auth)
     assert busy.status == 409 and busy.headers["Retry-After"] in {"1", "2"}
-    await asyncio.sleep(1.6)
+    for _ in range(200):  # until the lease runs out (at most 10 s)
+        if await store.redis.pttl("idem:alice:stuck:lease") <= 0:
+            break
+        await asyncio.sleep(0.05)
     taken = await api.post("/users/alice/orders", json=ORDER, headers=auth)
     assert taken.status == 201 and "Idempotent-Replayed" not in taken.headers
     late = await store.commit("stuck", "stopped-node", new_order("late"))

@@ -284,6 +284,11 @@ class DockerRuntime(Runtime):
         self.wait_ready(urls, gone=before - set(urls))
         return self.status()
 
+    def hostnames(self) -> dict[str, str]:
+        """``container hostname -> node name``: a node names itself (``X-Served-By``) after its
+        container's hostname unless ``NODE_NAME`` is set."""
+        return {c.attrs["Config"]["Hostname"]: name for name, c in self._node_containers().items()}
+
     def balancer_status(self) -> dict[str, Any]:
         return procs.get_json(f"http://{self.config.host}:{self._balancer_port()}/_lb/status")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from loadtest.paradox_lane import parse_cpu_seconds
 
@@ -13,6 +14,13 @@ def test_cpu_seconds_add_user_and_system_time() -> None:
     assert parse_cpu_seconds(stat, ticks_per_second=100) == 3.0
 
 
-def test_cpu_seconds_of_this_process_are_read() -> None:
+def own_cpu() -> float:
     with open(f"/proc/{os.getpid()}/stat") as stat:
-        assert parse_cpu_seconds(stat.read(), os.sysconf("SC_CLK_TCK")) >= 0.0
+        return parse_cpu_seconds(stat.read(), os.sysconf("SC_CLK_TCK"))
+
+
+def test_cpu_seconds_of_this_process_grow_with_work() -> None:
+    before, start = own_cpu(), time.process_time()
+    while time.process_time() - start < 0.2:
+        pass
+    assert own_cpu() - before >= 0.1  # ticks are 10 ms: allow for the rounding

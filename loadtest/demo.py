@@ -116,42 +116,42 @@ def summarize(
     }
 
 
-def run(settings: DemoSettings, runtime: Runtime, status: ClusterStatus, out: Path) -> int:
-    out.mkdir(parents=True, exist_ok=True)
-    events, acks = out / "chaos.jsonl", out / "acks.jsonl"
-    print(f"demo: {len(status.nodes)} nodes up behind {status.balancer}; load for "
-          f"{settings.duration:.0f}s with {settings.users} users", flush=True)  # fmt: skip
-    env = {"LOAD_ACK_FILE": str(acks), "LOAD_SUMMARY_FILE": str(out / "locust-summary.json")}
+def drive(settings: DemoSettings, runtime: Runtime, balancer: str, out: Path) -> tuple[int, int]:
+    """Locust for the whole run, chaos-kill once the users are in; their exit codes."""
+    env = {"LOAD_ACK_FILE": str(out / "acks.jsonl"),
+           "LOAD_SUMMARY_FILE": str(out / "locust-summary.json")}  # fmt: skip
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        with (out / "locust.log").open("wb") as log:
+        with (out / "locust.log").open("wb") as log, (out / "chaos.log").open("wb") as chaos_log:
             locust = subprocess.Popen(
-                locust_command(settings, status.balancer, out),
+                locust_command(settings, balancer, out),
                 env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
             procs.append(locust)
-            time.sleep(settings.ramp + 2.0)
-            with (out / "chaos.log").open("wb") as chaos_log:
-                chaos = subprocess.Popen(
-                    chaos_command(settings, runtime.config.state_dir, events),
-                    stdout=chaos_log, stderr=subprocess.STDOUT,
-                )  # fmt: skip
-                procs.append(chaos)
-                locust_rc = locust.wait(timeout=settings.duration + 120)
-                chaos_rc = chaos.wait(timeout=60)
+            time.sleep(settings.ramp + 2.0)  # every user logged in before the first action
+            chaos = subprocess.Popen(
+                chaos_command(settings, runtime.config.state_dir, out / "chaos.jsonl"),
+                stdout=chaos_log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            procs.append(chaos)
+            return locust.wait(settings.duration + 120), chaos.wait(60)
     finally:
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)  # chaos thaws/restarts what it touched
                 proc.wait(timeout=60)
+
+
+def conclude(runtime: Runtime, balancer: str, out: Path, locust_rc: int, chaos_rc: int) -> int:
+    """Read the counters, verify the orders, write the report, print the summary."""
     lb = runtime.balancer_status()
     (out / "balancer-status.json").write_text(json.dumps(lb, indent=2))
-    metrics = balancer_metrics(status.balancer)
+    metrics = balancer_metrics(balancer)
     (out / "balancer-metrics.txt").write_text(metrics)
-    invariants = [i.to_json() for i in verify(status.balancer, acks, ACCOUNTS)]
-    summary_file = out / "locust-summary.json"
-    locust_summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
-    summary = summarize(locust_summary, lb, report.read_events(events))
+    invariants = [i.to_json() for i in verify(balancer, out / "acks.jsonl", ACCOUNTS)]
+    counters = out / "locust-summary.json"
+    locust = json.loads(counters.read_text()) if counters.exists() else {}
+    summary = summarize(locust, lb, report.read_events(out / "chaos.jsonl"))
     summary["balancer retries refused by the budget"] = metric(
         metrics, "balancer_retry_budget_denied_total"
     )
@@ -160,9 +160,22 @@ def run(settings: DemoSettings, runtime: Runtime, status: ClusterStatus, out: Pa
     )
     ok = locust_rc == 0 and chaos_rc == 0 and all(i["ok"] for i in invariants)
     summary.update({"locust exit": locust_rc, "chaos exit": chaos_rc, "ok": ok})
-    page = report.build(out, out / "locust_stats_history.csv", events, lb, summary, invariants)
+    history = out / "locust_stats_history.csv"
+    page = report.build(out, history, out / "chaos.jsonl", lb, summary, invariants)
     print_summary(summary, invariants, page)
     return 0 if ok else 1
+
+
+def run(settings: DemoSettings, runtime: Runtime, status: ClusterStatus, out: Path) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"demo: {len(status.nodes)} nodes up behind {status.balancer}; load for "
+          f"{settings.duration:.0f}s with {settings.users} users", flush=True)  # fmt: skip
+    try:
+        locust_rc, chaos_rc = drive(settings, runtime, status.balancer, out)
+    except subprocess.TimeoutExpired as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        locust_rc = chaos_rc = 1
+    return conclude(runtime, status.balancer, out, locust_rc, chaos_rc)
 
 
 def print_summary(

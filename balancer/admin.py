@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from http import HTTPStatus
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -26,13 +25,6 @@ from cluster.problem import PROBLEM_CONTENT_TYPE, problem_bytes
 
 JSON = b"application/json"
 PROM = b"text/plain; version=0.0.4; charset=utf-8"
-
-
-def reason(status: int) -> bytes:
-    try:
-        return HTTPStatus(status).phrase.encode()
-    except ValueError:
-        return b""
 
 
 def status_document(proxy: Proxy) -> dict[str, object]:

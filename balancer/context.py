@@ -52,13 +52,11 @@ class Proxy:
         self.tasks: set[asyncio.Task[None]] = set()
 
     def budget_left(self) -> bool:
+        """Whether one more request may go into retry (Envoy's budget; see ``retry``)."""
         config = self.config
-        allowed = budget_allows(
+        return budget_allows(
             self.active, self.active_retries, config.retry_budget, config.retry_min
         )
-        if not allowed:
-            self.stats.budget_denied += 1
-        return allowed
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a helper coroutine, keeping a reference until it is done."""

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from balancer.headers import Forward, filter_response
+from balancer.headers import Forward, filter_response, status_line
 from balancer.retry import EJECTING, NEVER_SENT, Decision, Outcome, decide
 from balancer.upstream import UpstreamProtocol
 
@@ -201,7 +201,7 @@ class Exchange:
 
     # -- events from the upstream connection -------------------------------------------------
     def on_head(
-        self, conn: UpstreamProtocol, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]
+        self, conn: UpstreamProtocol, status: int, headers: list[tuple[bytes, bytes]]
     ) -> None:
         backend = self.backend
         assert backend is not None
@@ -221,18 +221,18 @@ class Exchange:
         self.status = status
         self.started = True
         self.last_activity = self.proxy.loop.time()
-        self.out.append(self._head(status, reason, headers))
+        self.out.append(self._head(status, headers))
         if self.request.method == "HEAD":  # no body follows, whatever the headers say
             conn.detach()
             self.on_complete(conn, False)
 
-    def _head(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    def _head(self, status: int, headers: list[tuple[bytes, bytes]]) -> bytes:
         up = filter_response(headers)
         backend = self.backend
-        if up.served_by is not None and backend is not None:
+        if up.served_by is not None and backend is not None and up.served_by != backend.served_by:
             backend.learn_name(up.served_by)
         request = self.request
-        lines = [b"HTTP/1.1 %d %s\r\n" % (status, reason), *up.lines]
+        lines = [status_line(status), *up.lines]
         lines += (b"X-Request-ID: ", request.forward.request_id, b"\r\n")
         if self.explain:
             explain = "; ".join(self.notes).encode("latin-1", "replace")

@@ -14,8 +14,10 @@ reported to the caller, which re-frames the streamed body.
 from __future__ import annotations
 
 import os
+import random
 import re
 from collections.abc import Callable
+from http import HTTPStatus
 
 HOP_BY_HOP = frozenset(
     {
@@ -52,8 +54,12 @@ _HEX_ID = re.compile(rb"[0-9a-f]{16}|[0-9a-f]{32}")
 _ZERO_TRACE = b"0" * 32
 
 
+_random = random.Random(os.urandom(32))
+
+
 def random_hex(nbytes: int) -> bytes:
-    return os.urandom(nbytes).hex().encode()
+    """Random hex for request and trace ids: unique, not secret, so no syscall per request."""
+    return b"%0*x" % (nbytes * 2, _random.getrandbits(nbytes * 8))
 
 
 class Forward:
@@ -229,3 +235,18 @@ def filter_response(
         if tokens:
             return filter_response(headers, tokens)
     return Upstream(lines, length, chunked, served_by)
+
+
+_STATUS_LINES: dict[int, bytes] = {}
+
+
+def status_line(status: int) -> bytes:
+    """``HTTP/1.1 <status> <reason>\\r\\n`` with the standard reason phrase (cached)."""
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        try:
+            phrase = HTTPStatus(status).phrase.encode()
+        except ValueError:
+            phrase = b""
+        line = _STATUS_LINES[status] = b"HTTP/1.1 %d %s\r\n" % (status, phrase)
+    return line

@@ -39,6 +39,7 @@ class Backend:
         "port",
         "requests",
         "retired",
+        "served_by",
         "url",
     )
 
@@ -48,6 +49,7 @@ class Backend:
         host, _, port = hostport.rpartition(":")
         self.host, self.port = host, int(port)
         self.name = hostport  # replaced by the node's name from X-Served-By
+        self.served_by = b""  # the raw header last learnt from
         self.health = Health(rise=rise, fall=fall)
         self.in_flight = 0
         self.requests = 0
@@ -60,6 +62,7 @@ class Backend:
         return State.DRAINING if self.retired else self.health.state
 
     def learn_name(self, served_by: bytes) -> None:
+        self.served_by = served_by
         name = served_by.decode("latin-1").strip()
         if name and name != self.name and len(name) <= 100:
             self.name = name

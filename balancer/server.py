@@ -18,7 +18,7 @@ import httptools
 from balancer import admin
 from balancer.context import Proxy
 from balancer.exchange import Exchange, Request
-from balancer.headers import Forward, rewrite_request
+from balancer.headers import Forward, rewrite_request, status_line
 from cluster.problem import PROBLEM_CONTENT_TYPE, problem_bytes
 
 log = logging.getLogger("balancer.server")
@@ -131,9 +131,6 @@ class ClientProtocol(asyncio.Protocol):
             self.transport.close()
 
     # -- httptools callbacks -----------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        self._reset()
-
     def on_url(self, url: bytes) -> None:
         self.url.append(url)
         self.head_count += len(url)
@@ -174,8 +171,7 @@ class ClientProtocol(asyncio.Protocol):
             body=b"".join(self.body),
             started=self.proxy.loop.time(),
         )
-        self.in_head = True
-        self.head_size = 0
+        self._reset()  # for the next request on this connection (no on_message_begin: speed)
         self.queue.append(request)
         if self.exchange is None:
             self._next()
@@ -226,7 +222,7 @@ class ClientProtocol(asyncio.Protocol):
         request_id: bytes,
         extra: list[tuple[bytes, bytes]],
     ) -> None:
-        lines = [b"HTTP/1.1 %d %s\r\n" % (status, admin.reason(status))]
+        lines = [status_line(status)]
         lines += (b"Content-Type: ", content_type, b"\r\nContent-Length: %d\r\n" % len(body))
         if request_id:
             lines += (b"X-Request-ID: ", request_id, b"\r\n")

@@ -26,7 +26,6 @@ class UpstreamProtocol(asyncio.Protocol):
         "idle_since",
         "parser",
         "paused",
-        "reason",
         "transport",
     )
 
@@ -36,7 +35,6 @@ class UpstreamProtocol(asyncio.Protocol):
         self.exchange: Exchange | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.headers: list[tuple[bytes, bytes]] = []
-        self.reason = b""
         self.closed = False
         self.paused = False
         self.idle_since = 0.0
@@ -56,9 +54,10 @@ class UpstreamProtocol(asyncio.Protocol):
         return not self.closed and transport is not None and not transport.is_closing()
 
     def send(self, exchange: Exchange, data: bytes) -> None:
+        # The parser is reused: llhttp starts over after a complete keep-alive response, and
+        # a connection whose response was not complete is never reused.
         self.exchange = exchange
         self.headers = []
-        self.parser = httptools.HttpResponseParser(self)
         assert self.transport is not None
         self.transport.write(data)
 
@@ -99,9 +98,6 @@ class UpstreamProtocol(asyncio.Protocol):
         exchange.flush()
 
     # -- httptools callbacks -----------------------------------------------------------------
-    def on_status(self, reason: bytes) -> None:
-        self.reason = reason
-
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
 
@@ -111,7 +107,7 @@ class UpstreamProtocol(asyncio.Protocol):
             self.headers = []
             return
         if self.exchange is not None:
-            self.exchange.on_head(self, status, self.reason, self.headers)
+            self.exchange.on_head(self, status, self.headers)
 
     def on_body(self, body: bytes) -> None:
         if self.exchange is not None:

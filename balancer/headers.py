@@ -113,7 +113,7 @@ def rewrite_request(
         kind = special.get(lower)
         if kind is None:
             if not named or lower not in named:
-                out.append(name + b": " + value + b"\r\n")
+                out += (name, b": ", value, b"\r\n")
             continue
         if kind == _R_ID:
             request_id = request_id or value
@@ -134,7 +134,7 @@ def rewrite_request(
                 idem = idem or bool(value.strip())
             else:
                 b3 = value
-            out.append(name + b": " + value + b"\r\n")
+            out += (name, b": ", value, b"\r\n")
     if connection is not None and not named:
         tokens = connection_tokens(connection)
         if tokens:  # rare: strip the headers it names too
@@ -202,7 +202,7 @@ class Upstream:
         chunked: bool,
         served_by: bytes | None,
     ) -> None:
-        self.lines = lines  # header lines for the client, each ending in CRLF
+        self.lines = lines  # header lines for the client as parts to join, CRLF-ended
         self.content_length = content_length
         self.chunked = chunked
         self.served_by = served_by
@@ -221,7 +221,7 @@ def filter_response(
         kind = special.get(lower)
         if kind is None or kind == _S_SERVED:
             if not named or lower not in named:
-                lines.append(name + b": " + value + b"\r\n")
+                lines += (name, b": ", value, b"\r\n")
             if kind == _S_SERVED:
                 served_by = value
         elif kind == _S_LENGTH:

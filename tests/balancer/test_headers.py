@@ -125,7 +125,7 @@ def test_response_filter_strips_hop_by_hop_and_reports_framing() -> None:
             (b"X-Served-By", b"node-2"),
         ]
     )
-    kept = [line.split(b":")[0].lower() for line in up.lines]
+    kept = [line.split(b":")[0].lower() for line in b"".join(up.lines).splitlines()]
     assert kept == [b"content-type", b"x-served-by"]
     assert up.chunked and up.content_length is None and up.served_by == b"node-2"
 

@@ -36,12 +36,15 @@ from loadtest.verify import verify
 
 HERE = Path(__file__).resolve().parent
 ACCOUNTS = ("alice", "bob", "carol")
-#: A frozen (SIGSTOP) node holds about 1/N of the requests in flight, and they all time out,
-#: and need a retry, within the same second. The balancer's default retry budget (20 % of the
-#: active requests, floor 3) refuses part of them at 50 users: measured, 504s whose
-#: X-LB-Explain ends in ``stop(budget-exhausted)``. The demo lets retries reach half of the
-#: active requests (> 1/3, one node of three); a value in the environment wins.
-DEMO_BALANCER_ENV = {"BALANCER_RETRY_BUDGET": "0.5"}
+#: A killed node resets every request it had in flight at the same instant, and a frozen
+#: (SIGSTOP) one makes them all time out within a second: each needs a retry *now*. The
+#: balancer's default retry budget (retries in flight ≤ 20 % of active requests, floor 3)
+#: refuses part of them at 50 users: measured, 502/504s whose X-LB-Explain ends in
+#: ``stop(budget-exhausted)``; even 0.5 was exceeded once, because round robin can leave more
+#: than a third of the in-flight requests on one node. The demo, which takes down one node at a
+#: time, therefore runs without a budget (1.0); the refusals stay counted in the summary, and a
+#: value in the environment wins.
+DEMO_BALANCER_ENV = {"BALANCER_RETRY_BUDGET": "1.0"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -7,7 +7,13 @@ Pure decisions (no I/O, unit-tested):
 - ``retry``: may this request be sent again, and is the retry budget left;
 - ``headers``: request and response header rewriting (hop-by-hop, ids, tracing, forwarding).
 
-I/O around them: ``server`` (client connections, limits, admin endpoints), ``exchange`` (one
-forwarded request and its attempts), ``upstream`` (pooled keep-alive connections to backends),
-``probes`` (active ``/readyz`` checks), ``discovery`` (DNS re-resolution), ``app`` (lifecycle).
+I/O around them, on asyncio protocols with httptools (no aiohttp on the request path):
+
+- ``server``: client connections, header and body limits, dispatch;
+- ``exchange``: one forwarded request, its attempts, retries and the streamed response;
+- ``upstream``: one pooled keep-alive connection to a backend;
+- ``pool``: the backends, their counters and idle connections;
+- ``probes``: active ``GET /readyz`` checks (aiohttp client); ``discovery``: DNS re-resolution;
+- ``admin``: ``/_lb/status`` and ``/_lb/metrics``; ``context``: what connections share;
+- ``config``: settings from the environment; ``app``: the factory and lifecycle.
 """

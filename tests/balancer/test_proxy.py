@@ -254,3 +254,29 @@ async def test_a_client_leaving_mid_response_does_not_harm_the_backend(
     await wait_until(lambda: backend.in_flight == 0)
     assert backend.state.value == "up" and backend.health.ejections == 0
     assert balancer.proxy.stats.codes.get(499) == 1
+
+
+async def test_expect_continue_is_answered_by_the_balancer(
+    shared_backends: list[Backend], start_balancer: StartBalancer
+) -> None:
+    balancer = await start_balancer([shared_backends[0].url])
+    reader, writer = await asyncio.open_connection("127.0.0.1", balancer.port)
+    writer.write(
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+    )
+    await writer.drain()
+    assert await asyncio.wait_for(reader.readline(), 10) == b"HTTP/1.1 100 Continue\r\n"
+    assert await asyncio.wait_for(reader.readline(), 10) == b"\r\n"
+    writer.write(b"body")
+    await writer.drain()
+    assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"HTTP/1.1 200")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length")
+    )
+    echoed = json.loads(await reader.readexactly(length))
+    writer.close()
+    assert echoed["body_length"] == 4
+    assert "expect" not in {name.lower() for name, _ in echoed["headers"]}

@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--balancer-port", type=int)
     common.add_argument("--node-port", type=int, help="port of node-1; node-i gets +i-1")
     common.add_argument("--redis-port", type=int)
-    parser = argparse.ArgumentParser(prog="cluster", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="cluster", description="Start, inspect, restart and stop the cluster."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", parents=[common], help="start Redis, the nodes and the balancer")
     up.add_argument("--nodes", type=int, help="how many nodes (default $NODES or 3)")

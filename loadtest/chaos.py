@@ -194,14 +194,22 @@ class Chaos:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chaos-kill", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="chaos-kill",
+        description="Kill, terminate or freeze random live nodes on a schedule; log each action.",
+    )
     parser.add_argument("--runtime", choices=("auto", "local", "docker"), default=None)
     parser.add_argument("--state-dir", type=Path, help="the local cluster's state (.cluster)")
     parser.add_argument("--interval", type=parse_seconds, default=5.0, help="seconds (5)")
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument("--count", type=int, help="attempts before stopping (3)")
     stop.add_argument("--duration", type=parse_seconds, help="seconds before stopping")
-    parser.add_argument("--signal", type=parse_signals, default=("KILL",), help="KILL|TERM|STOP")
+    parser.add_argument(
+        "--signal",
+        type=parse_signals,
+        default=("KILL",),
+        help="KILL|TERM|STOP, or a rotation: KILL,TERM,STOP",
+    )
     parser.add_argument("--restart-after", type=parse_seconds, help="bring killed nodes back")
     parser.add_argument("--pause-for", type=parse_seconds, default=5.0, help="STOP→CONT (5)")
     parser.add_argument("--min-alive", type=int, default=1, help="never fewer live nodes (1)")

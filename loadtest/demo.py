@@ -201,7 +201,9 @@ def print_summary(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="demo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="demo", description="Cluster up, load, chaos, verification, report, cluster down."
+    )
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--spawn-rate", type=float, default=10.0)

@@ -40,7 +40,11 @@ def main() -> None:
         raise SystemExit(2) from None
     jsonlog.configure("balancer", f"{config.host}:{config.port}", config.log_level)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(serve(config))
+        try:
+            runner.run(serve(config))
+        except OSError as exc:  # the listening socket: address in use, not permitted …
+            print(f"error: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

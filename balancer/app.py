@@ -42,6 +42,14 @@ class Balancer:
         return self._proxy
 
     async def start(self) -> None:
+        """Set everything up; on failure (a port in use …) undo what was done and raise."""
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+
+    async def _start(self) -> None:
         config = self.config
         proxy = self._proxy = Proxy(config, Pool(config.backends, config.rise, config.fall))
         wake = asyncio.Event()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -96,3 +97,20 @@ def test_sigterm_lets_in_flight_requests_finish(backends: Backends) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_a_port_in_use_is_reported() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run_balancer(
+            {
+                "BALANCER_HOST": "127.0.0.1",
+                "BALANCER_PORT": str(port),
+                "BALANCER_BACKENDS": "http://127.0.0.1:1",
+            }
+        )
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert f"error: cannot listen on 127.0.0.1:{port}" in err

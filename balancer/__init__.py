@@ -10,7 +10,8 @@ Pure decisions (no I/O, unit-tested):
 I/O around them, on asyncio protocols with httptools (no aiohttp on the request path):
 
 - ``server``: client connections, header and body limits, dispatch;
-- ``exchange``: one forwarded request, its attempts, retries and the streamed response;
+- ``request``: a parsed client request; ``exchange``: its attempts, retries and the streamed
+  response;
 - ``upstream``: one pooled keep-alive connection to a backend;
 - ``pool``: the backends, their counters and idle connections;
 - ``probes``: active ``GET /readyz`` checks (aiohttp client); ``discovery``: DNS re-resolution;

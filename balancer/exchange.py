@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from balancer.headers import Forward, filter_response, status_line
+from balancer.headers import filter_response, response_head
+from balancer.request import Request
 from balancer.retry import EJECTING, NEVER_SENT, Decision, Outcome, decide
 from balancer.upstream import UpstreamProtocol
 
@@ -29,26 +29,6 @@ log = logging.getLogger("balancer.exchange")
 
 _BODYLESS_STATUS = frozenset({204, 304})
 _RETRY_STATUS = {502: Outcome.STATUS_502, 503: Outcome.STATUS_503}
-
-
-@dataclass(slots=True)
-class Request:
-    """A client request, its body buffered so that it can be sent again."""
-
-    method: str
-    target: bytes
-    http11: bool
-    keep_alive: bool
-    forward: Forward
-    body: bytes
-    started: float  # loop time
-
-    def payload(self) -> bytes:
-        length = b"Content-Length: %d\r\n" % len(self.body) if self.body else b""
-        if not self.body and self.method in ("POST", "PUT", "PATCH"):
-            length = b"Content-Length: 0\r\n"
-        head = b"%s %s HTTP/1.1\r\n" % (self.method.encode(), self.target)
-        return b"".join((head, self.forward.lines, length, b"\r\n", self.body))
 
 
 class Exchange:
@@ -231,29 +211,17 @@ class Exchange:
         backend = self.backend
         if up.served_by is not None and backend is not None and up.served_by != backend.served_by:
             backend.learn_name(up.served_by)
-        request = self.request
-        lines = [status_line(status), *up.lines]
-        lines += (b"X-Request-ID: ", request.forward.request_id, b"\r\n")
-        if self.explain:
-            explain = "; ".join(self.notes).encode("latin-1", "replace")
-            lines += (b"X-LB-Explain: ", explain, b"\r\n")
-        if request.method == "HEAD" or status in _BODYLESS_STATUS:
-            if up.content_length is not None:
-                lines += (b"Content-Length: ", up.content_length, b"\r\n")
-        elif up.content_length is not None:
-            lines += (b"Content-Length: ", up.content_length, b"\r\n")
-        elif request.http11:
-            self.chunked = True
-            lines.append(b"Transfer-Encoding: chunked\r\n")
-            self.until_close = not up.chunked
-        else:
-            self.until_close = not up.chunked
-            self.client.close_after = True
-        if self.client.close_after or self.proxy.closing:
-            self.client.close_after = True
-            lines.append(b"Connection: close\r\n")
-        lines.append(b"\r\n")
-        return b"".join(lines)
+        request, client = self.request, self.client
+        head, self.chunked, self.until_close, client.close_after = response_head(
+            status,
+            up,
+            request_id=request.forward.request_id,
+            explain="; ".join(self.notes).encode("latin-1", "replace") if self.explain else None,
+            bodyless=request.method == "HEAD" or status in _BODYLESS_STATUS,
+            http11=request.http11,
+            close=client.close_after or self.proxy.closing,
+        )
+        return head
 
     def on_body(self, body: bytes) -> None:
         if self.chunked:

@@ -250,3 +250,39 @@ def status_line(status: int) -> bytes:
             phrase = b""
         line = _STATUS_LINES[status] = b"HTTP/1.1 %d %s\r\n" % (status, phrase)
     return line
+
+
+def response_head(
+    status: int,
+    up: Upstream,
+    *,
+    request_id: bytes,
+    explain: bytes | None,
+    bodyless: bool,
+    http11: bool,
+    close: bool,
+) -> tuple[bytes, bool, bool, bool]:
+    """The head sent to the client and how the streamed body is framed.
+
+    Returns ``(head, chunked, until_close, close)``: re-chunk the body for the client; the
+    backend's body ends when it closes the connection; close the client connection after it.
+    A body of known length passes as it is; one of unknown length is chunked for HTTP/1.1
+    clients, or delimited by closing the connection for HTTP/1.0 ones.
+    """
+    parts = [status_line(status), *up.lines, b"X-Request-ID: ", request_id, b"\r\n"]
+    if explain is not None:
+        parts += (b"X-LB-Explain: ", explain, b"\r\n")
+    chunked = until_close = False
+    if up.content_length is not None:
+        parts += (b"Content-Length: ", up.content_length, b"\r\n")
+    elif not bodyless:
+        until_close = not up.chunked
+        if http11:
+            chunked = True
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+        else:
+            close = True
+    if close:
+        parts.append(b"Connection: close\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts), chunked, until_close, close

@@ -17,8 +17,9 @@ import httptools
 
 from balancer import admin
 from balancer.context import Proxy
-from balancer.exchange import Exchange, Request
+from balancer.exchange import Exchange
 from balancer.headers import Forward, rewrite_request, status_line
+from balancer.request import Request
 from cluster.problem import PROBLEM_CONTENT_TYPE, problem_bytes
 
 log = logging.getLogger("balancer.server")

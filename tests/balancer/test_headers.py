@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import itertools
 
-from balancer.headers import filter_response, rewrite_request
+import pytest
+
+from balancer.headers import Upstream, filter_response, response_head, rewrite_request
+from balancer.request import Request
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = f"00-{TRACE}-00f067aa0ba902b7-01"
@@ -133,3 +136,126 @@ def test_response_filter_strips_hop_by_hop_and_reports_framing() -> None:
 def test_response_filter_reports_content_length() -> None:
     up = filter_response([(b"Content-Length", b" 12 ")])
     assert (up.content_length, up.chunked, up.lines) == (b"12", False, [])
+
+
+def _up(length: bytes | None = None, chunked: bool = False) -> Upstream:
+    return Upstream([b"Content-Type", b": ", b"text/plain", b"\r\n"], length, chunked, None)
+
+
+# (why, upstream, bodyless, http11, close, expected framing header, chunked, until_close, close)
+FRAMING = [
+    (
+        "known length passes",
+        _up(b"12"),
+        False,
+        True,
+        False,
+        b"Content-Length: 12",
+        False,
+        False,
+        False,
+    ),
+    (
+        "chunked stays chunked",
+        _up(chunked=True),
+        False,
+        True,
+        False,
+        b"Transfer-Encoding: chunked",
+        True,
+        False,
+        False,
+    ),
+    (
+        "read-until-close gets chunked",
+        _up(),
+        False,
+        True,
+        False,
+        b"Transfer-Encoding: chunked",
+        True,
+        True,
+        False,
+    ),
+    (
+        "HTTP/1.0: close delimits",
+        _up(chunked=True),
+        False,
+        False,
+        False,
+        b"Connection: close",
+        False,
+        False,
+        True,
+    ),
+    (
+        "HEAD keeps the length",
+        _up(b"12"),
+        True,
+        True,
+        False,
+        b"Content-Length: 12",
+        False,
+        False,
+        False,
+    ),
+    ("204 has no framing", _up(), True, True, False, None, False, False, False),
+    ("closing says so", _up(b"0"), False, True, True, b"Connection: close", False, False, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("why", "up", "bodyless", "http11", "close", "framing", "chunked", "until_close", "closes"),
+    FRAMING,
+    ids=[row[0] for row in FRAMING],
+)
+def test_response_head_framing(
+    why: str,
+    up: Upstream,
+    bodyless: bool,
+    http11: bool,
+    close: bool,
+    framing: bytes | None,
+    chunked: bool,
+    until_close: bool,
+    closes: bool,
+) -> None:
+    head, got_chunked, got_until_close, got_close = response_head(
+        200, up, request_id=b"r1", explain=None, bodyless=bodyless, http11=http11, close=close
+    )
+    assert head.startswith(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Request-ID: r1\r\n")
+    assert head.endswith(b"\r\n\r\n")
+    header_lines = head.split(b"\r\n")[1:-2]
+    if framing is None:
+        assert not any(
+            line.startswith((b"Content-Length", b"Transfer-Encoding")) for line in header_lines
+        )
+    else:
+        assert framing in header_lines
+    assert (got_chunked, got_until_close, got_close) == (chunked, until_close, closes)
+
+
+def test_response_head_carries_the_explanation() -> None:
+    head, *_ = response_head(
+        503,
+        _up(b"0"),
+        request_id=b"r",
+        explain=b"try=1 x",
+        bodyless=False,
+        http11=True,
+        close=False,
+    )
+    assert head.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert b"\r\nX-LB-Explain: try=1 x\r\n" in head
+
+
+def test_request_payload_sets_the_length_of_the_buffered_body() -> None:
+    forward = rewrite_request([(b"Host", b"x"), (b"Transfer-Encoding", b"chunked")], b"1.1.1.1")
+    post = Request("POST", b"/o?a=1", True, True, forward, b"hello", 0.0).payload()
+    assert post.startswith(b"POST /o?a=1 HTTP/1.1\r\nHost: x\r\n")
+    assert post.endswith(b"Content-Length: 5\r\n\r\nhello")
+    assert b"Transfer-Encoding" not in post
+    empty_post = Request("POST", b"/o", True, True, forward, b"", 0.0).payload()
+    assert empty_post.endswith(b"Content-Length: 0\r\n\r\n")
+    get = Request("GET", b"/", True, True, forward, b"", 0.0).payload()
+    assert b"Content-Length" not in get and get.endswith(b"\r\n\r\n")

@@ -49,6 +49,7 @@ def test_defaults_and_the_swarm_deployment_keys(tmp_path: Path) -> None:
         "REDIS_URL: redis://redis:6379/0",
         "JWT_SECRET_FILE: /run/secrets/jwt_secret",
         "endpoint_mode: dnsrr",
+        "depends_on:",
         "order: start-first",
         "stop_grace_period: 15s",
         "- --appendonly",

@@ -37,8 +37,8 @@ class BalancerConfig:
     connect_timeout: float = 0.25  # BALANCER_CONNECT_TIMEOUT (s)
     try_timeout: float = 3.0  # BALANCER_TRY_TIMEOUT (s): per-try wait for the response
     max_tries: int = 3  # BALANCER_MAX_TRIES: attempts per request, the first included
-    retry_budget: float = 0.2  # BALANCER_RETRY_BUDGET: share of active requests in retry
-    retry_min: int = 3  # BALANCER_RETRY_MIN: retries always allowed concurrently
+    retry_budget: float = 0.2  # BALANCER_RETRY_BUDGET: retries as a share of recent requests
+    retry_min: int = 10  # BALANCER_RETRY_MIN: retries per second always allowed (reserve)
     max_body: int = 1 << 20  # BALANCER_MAX_BODY (bytes) buffered for resending; over: 413
     max_header: int = 16 << 10  # BALANCER_MAX_HEADER (bytes) request line + headers; over: 431
     shutdown_grace: float = 10.0  # BALANCER_SHUTDOWN_GRACE (s) for in-flight requests
@@ -72,7 +72,7 @@ class BalancerConfig:
             try_timeout=_num(env, "BALANCER_TRY_TIMEOUT", float, 3.0, 0.001),
             max_tries=_num(env, "BALANCER_MAX_TRIES", int, 3, 1, 20),
             retry_budget=_num(env, "BALANCER_RETRY_BUDGET", float, 0.2, 0.0, 1.0),
-            retry_min=_num(env, "BALANCER_RETRY_MIN", int, 3, 0),
+            retry_min=_num(env, "BALANCER_RETRY_MIN", int, 10, 0),
             max_body=_num(env, "BALANCER_MAX_BODY", int, d.max_body, 0),
             max_header=_num(env, "BALANCER_MAX_HEADER", int, d.max_header, 256),
             shutdown_grace=_num(env, "BALANCER_SHUTDOWN_GRACE", float, 10.0, 0.0),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from balancer.config import BalancerConfig
 from balancer.pool import Pool
-from balancer.retry import budget_allows
+from balancer.retry import RetryBudget
 
 if TYPE_CHECKING:
     from balancer.server import ClientProtocol
@@ -47,16 +47,14 @@ class Proxy:
         self.loop = asyncio.get_running_loop()
         self.active = 0  # requests being forwarded
         self.active_retries = 0  # of which are on a retry
+        self.retry_budget = RetryBudget(config.retry_budget, config.retry_min)
         self.closing = False
         self.connections: set[ClientProtocol] = set()
         self.tasks: set[asyncio.Task[None]] = set()
 
     def budget_left(self) -> bool:
-        """Whether one more request may go into retry (Envoy's budget; see ``retry``)."""
-        config = self.config
-        return budget_allows(
-            self.active, self.active_retries, config.retry_budget, config.retry_min
-        )
+        """Whether one more retry fits in the retry budget (see ``retry.RetryBudget``)."""
+        return self.retry_budget.available(self.loop.time())
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a helper coroutine, keeping a reference until it is done."""

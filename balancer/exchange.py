@@ -75,6 +75,7 @@ class Exchange:
 
     def start(self) -> None:
         self.proxy.active += 1
+        self.proxy.retry_budget.deposit(self.proxy.loop.time())
         self._attempt()
 
     # -- attempts ----------------------------------------------------------------------------
@@ -126,7 +127,7 @@ class Exchange:
             attempt=len(self.tried),
             max_tries=config.max_tries,
             response_started=self.started,
-            budget_left=self.retrying or proxy.budget_left(),
+            budget_left=proxy.budget_left(),
             other_backend=proxy.pool.has_other(self.tried),
         )
         if decision.reason == "budget-exhausted":
@@ -152,6 +153,7 @@ class Exchange:
 
     def _retry(self) -> None:
         self.proxy.pool.retries += 1
+        self.proxy.retry_budget.withdraw(self.proxy.loop.time())
         if not self.retrying:
             self.retrying = True
             self.proxy.active_retries += 1

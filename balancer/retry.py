@@ -1,8 +1,7 @@
 """May a failed attempt be sent again? Pure decisions, table-tested.
 
 A retry always goes to a *different* backend (the caller excludes the ones tried), only while
-the retry budget lasts (Envoy's idea: retries in flight may be at most a share of the active
-requests, with a small floor), and never when it could duplicate a write:
+the retry budget lasts (see ``RetryBudget``), and never when it could duplicate a write:
 
 - idempotent methods are retried on connect failure, reset, per-try timeout, 502 and 503;
 - POST and PATCH only when the attempt never reached a backend (the connection was not made),
@@ -76,6 +75,55 @@ def decide(
     return Decision(True, "retry")
 
 
-def budget_allows(active_requests: int, active_retries: int, ratio: float, minimum: int) -> bool:
-    """Envoy's retry budget: one more retry if it keeps retries within the allowed share."""
-    return active_retries < max(minimum, int(active_requests * ratio))
+class RetryBudget:
+    """How many retries the balancer may make: a share of recent requests, plus a reserve.
+
+    Over a sliding window of ``window`` seconds, retries may be at most ``ratio`` of the
+    requests, plus ``min_per_second`` retries per second that are always allowed (Finagle's
+    ``RetryBudget``; Envoy's budget is the same idea over requests in flight). The window is
+    what makes it right for this cluster: when one node of three dies, the third of the
+    requests in flight that were on it all need a retry *at the same instant*, far above a
+    share of the requests in flight, yet a small share of the last seconds' traffic. A cluster
+    that fails everything still gets at most ``ratio`` more load from retries (plus the reserve),
+    so it is not buried under its own retries.
+
+    Time is passed in (``now``, seconds, any monotonic clock) so the budget is pure.
+    """
+
+    __slots__ = ("_requests", "_retries", "_seconds", "min_per_second", "ratio", "window")
+
+    def __init__(self, ratio: float, min_per_second: int, window: int = 10) -> None:
+        self.ratio = ratio
+        self.min_per_second = min_per_second
+        self.window = window
+        self._seconds = [-1] * window  # which second each slot counts
+        self._requests = [0] * window
+        self._retries = [0] * window
+
+    def _slot(self, now: float) -> int:
+        second = int(now)
+        slot = second % self.window
+        if self._seconds[slot] != second:
+            self._seconds[slot] = second
+            self._requests[slot] = 0
+            self._retries[slot] = 0
+        return slot
+
+    def deposit(self, now: float) -> None:
+        """One new request (not a retry) arrived."""
+        self._requests[self._slot(now)] += 1
+
+    def available(self, now: float) -> bool:
+        """Whether one more retry fits in the budget now."""
+        self._slot(now)
+        oldest = int(now) - self.window
+        requests = retries = 0
+        for second, req, ret in zip(self._seconds, self._requests, self._retries, strict=True):
+            if second > oldest:
+                requests += req
+                retries += ret
+        return retries < self.min_per_second * self.window + self.ratio * requests
+
+    def withdraw(self, now: float) -> None:
+        """One retry is being made."""
+        self._retries[self._slot(now)] += 1

@@ -36,15 +36,6 @@ from loadtest.verify import verify
 
 HERE = Path(__file__).resolve().parent
 ACCOUNTS = ("alice", "bob", "carol")
-#: A killed node resets every request it had in flight at the same instant, and a frozen
-#: (SIGSTOP) one makes them all time out within a second: each needs a retry *now*. The
-#: balancer's default retry budget (retries in flight ≤ 20 % of active requests, floor 3)
-#: refuses part of them at 50 users: measured, 502/504s whose X-LB-Explain ends in
-#: ``stop(budget-exhausted)``; even 0.5 was exceeded once, because round robin can leave more
-#: than a third of the in-flight requests on one node. The demo, which takes down one node at a
-#: time, therefore runs without a budget (1.0); the refusals stay counted in the summary, and a
-#: value in the environment wins.
-DEMO_BALANCER_ENV = {"BALANCER_RETRY_BUDGET": "1.0"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -167,7 +158,6 @@ def conclude(runtime: Runtime, balancer: str, out: Path, locust_rc: int, chaos_r
     summary["balancer 504s (no answer in time)"] = metric(
         metrics, 'balancer_local_responses_total{code="504"}'
     )
-    summary["balancer retry budget"] = os.environ.get("BALANCER_RETRY_BUDGET", "default")
     ok = locust_rc == 0 and chaos_rc == 0 and all(i["ok"] for i in invariants)
     summary.update({"locust exit": locust_rc, "chaos exit": chaos_rc, "ok": ok})
     history = out / "locust_stats_history.csv"
@@ -224,8 +214,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     settings = DemoSettings(args.nodes, args.users, args.spawn_rate, args.duration,
                             args.reports, args.seed)  # fmt: skip
-    for key, value in DEMO_BALANCER_ENV.items():
-        os.environ.setdefault(key, value)  # the cluster's processes inherit it
     runtime = LocalRuntime(ClusterConfig.from_env())
     out = settings.reports / time.strftime("%Y%m%d-%H%M%S")
     try:

@@ -13,7 +13,7 @@ from tests.balancer.conftest import Backends, StartBalancer, lb_url, wait_until
 
 pytestmark = pytest.mark.slow
 
-WORKERS = 6  # concurrent clients; the retry budget's floor (3) covers the victim's share
+WORKERS = 6  # concurrent clients
 MAX_REQUESTS = 3000  # per test, whatever happens
 TIMEOUT = aiohttp.ClientTimeout(total=20)
 

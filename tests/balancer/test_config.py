@@ -17,7 +17,7 @@ def test_defaults() -> None:
         2,
         2,
     )
-    assert config.max_body == 1 << 20 and config.retry_budget == 0.2 and config.retry_min == 3
+    assert config.max_body == 1 << 20 and config.retry_budget == 0.2 and config.retry_min == 10
 
 
 def test_discover() -> None:

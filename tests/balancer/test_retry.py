@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from balancer.retry import Outcome, budget_allows, decide
+from balancer.retry import Outcome, RetryBudget, decide
 
 Out = Outcome
 BASE = {
@@ -59,16 +59,44 @@ def test_decision_table(
     assert (decision.retry, decision.reason) == (retry, reason)
 
 
-@pytest.mark.parametrize(
-    ("active", "retries", "ratio", "minimum", "allowed"),
-    [
-        (0, 0, 0.2, 3, True),  # the floor allows a few retries on an idle balancer
-        (1, 2, 0.2, 3, True),
-        (1, 3, 0.2, 3, False),
-        (100, 19, 0.2, 3, True),
-        (100, 20, 0.2, 3, False),
-        (100, 0, 0.0, 0, False),
-    ],
-)
-def test_budget(active: int, retries: int, ratio: float, minimum: int, allowed: bool) -> None:
-    assert budget_allows(active, retries, ratio, minimum) is allowed
+def test_budget_reserve_allows_retries_on_an_idle_balancer() -> None:
+    budget = RetryBudget(ratio=0.2, min_per_second=1, window=10)
+    for _ in range(10):  # the reserve: 1 per second over a 10 s window
+        assert budget.available(100.0)
+        budget.withdraw(100.0)
+    assert not budget.available(100.0)
+
+
+def test_budget_is_a_share_of_recent_requests() -> None:
+    budget = RetryBudget(ratio=0.2, min_per_second=0, window=10)
+    for _ in range(100):
+        budget.deposit(50.0)
+    for _ in range(20):
+        assert budget.available(50.5)
+        budget.withdraw(50.5)
+    assert not budget.available(50.5)  # 20 retries for 100 requests: the share is used up
+
+
+def test_budget_absorbs_a_burst_when_one_node_of_three_dies() -> None:
+    # 90 requests/s for 10 s; then a third of 30 requests in flight fail at the same instant.
+    # An in-flight share (Envoy's 20 % of 30 = 6) would refuse 4 of the 10; the window does not.
+    budget = RetryBudget(ratio=0.2, min_per_second=0, window=10)
+    for second in range(10):
+        for _ in range(90):
+            budget.deposit(float(second))
+    for _ in range(10):
+        assert budget.available(9.9)
+        budget.withdraw(9.9)
+
+
+def test_budget_forgets_what_left_the_window() -> None:
+    budget = RetryBudget(ratio=0.5, min_per_second=0, window=5)
+    for _ in range(10):
+        budget.deposit(0.0)
+    for _ in range(5):
+        budget.withdraw(0.0)
+    assert not budget.available(4.0)  # still inside the window: 5 of 5 used
+    assert not budget.available(5.0)  # second 0 has left the window: no requests, no share
+    budget.deposit(5.0)
+    budget.deposit(5.0)
+    assert budget.available(5.0)  # the old retries left with their requests

@@ -22,14 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from cluster.config import ClusterConfig
 from cluster.runtime import NodeState
 from cluster.runtime.local import LocalRuntime
 from cluster.runtime.procs import port_free, state_of
 from cluster.runtime.state import ProcRecord
-from loadtest.demo import DEMO_BALANCER_ENV
 from tests.support import RedisServer, require
 
 ACCOUNTS = ("alice", "bob", "carol")
@@ -62,12 +60,7 @@ def running_cluster(state_dir: Path, nodes: int = 3) -> Iterator[LocalRuntime]:
     """A started cluster; on exit, ``down`` and a check that nothing is left behind."""
     require(RedisServer.binary() is not None, "redis-server (Debian: apt-get install redis-server)")
     runtime = LocalRuntime(cluster_config(state_dir, nodes))
-    with pytest.MonkeyPatch.context() as env:
-        # The balancer settings of `make demo` (see loadtest.demo.DEMO_BALANCER_ENV): one node
-        # down at a time, so every request it held may be retried at once.
-        for key, value in DEMO_BALANCER_ENV.items():
-            env.setenv(key, value)
-        runtime.up(nodes)
+    runtime.up(nodes)
     try:
         yield runtime
     finally:

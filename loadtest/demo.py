@@ -28,8 +28,7 @@ from types import FrameType
 from typing import Any
 
 from cluster.config import ClusterConfig
-from cluster.runtime import ClusterError, ClusterStatus, Runtime
-from cluster.runtime.local import LocalRuntime
+from cluster.runtime import ClusterError, ClusterStatus, Runtime, get_runtime
 from loadtest import report
 from loadtest.chaos_plan import parse_seconds
 from loadtest.verify import verify
@@ -67,10 +66,12 @@ def locust_command(settings: DemoSettings, host: str, out: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def chaos_command(settings: DemoSettings, state_dir: Path, events: Path) -> list[str]:
+def chaos_command(
+    settings: DemoSettings, state_dir: Path, events: Path, runtime: str = "local"
+) -> list[str]:
     """One SIGKILL, one SIGTERM, one SIGSTOP, another SIGKILL; one node down at a time."""
     return [
-        sys.executable, "-m", "loadtest.chaos", "--runtime", "local",
+        sys.executable, "-m", "loadtest.chaos", "--runtime", runtime,
         "--state-dir", str(state_dir), "--interval", f"{settings.chaos_interval:.1f}",
         "--count", "4", "--signal", "KILL,TERM,STOP,KILL", "--restart-after", "2",
         "--pause-for", "4", "--min-alive", str(max(1, settings.nodes - 1)),
@@ -130,7 +131,8 @@ def drive(settings: DemoSettings, runtime: Runtime, balancer: str, out: Path) ->
             procs.append(locust)
             time.sleep(settings.ramp + 2.0)  # every user logged in before the first action
             chaos = subprocess.Popen(
-                chaos_command(settings, runtime.config.state_dir, out / "chaos.jsonl"),
+                chaos_command(settings, runtime.config.state_dir, out / "chaos.jsonl",
+                              runtime.name),
                 stdout=chaos_log, stderr=subprocess.STDOUT,
             )  # fmt: skip
             procs.append(chaos)
@@ -200,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=parse_seconds, default=60.0, help="e.g. 60s, 2m")
     parser.add_argument("--reports", type=Path, default=Path("reports"))
     parser.add_argument("--seed", type=int, default=7, help="chaos target choice")
+    # Added by the Docker runtime (issue 5): `make demo RUNTIME=docker` runs on containers.
+    parser.add_argument(
+        "--runtime",
+        choices=("local", "docker", "auto"),
+        default=os.environ.get("RUNTIME") or "local",
+        help="local (default)",
+    )
     return parser
 
 
@@ -214,7 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     settings = DemoSettings(args.nodes, args.users, args.spawn_rate, args.duration,
                             args.reports, args.seed)  # fmt: skip
-    runtime = LocalRuntime(ClusterConfig.from_env())
+    runtime, reason = get_runtime(args.runtime, ClusterConfig.from_env())
+    print(reason, file=sys.stderr)
     out = settings.reports / time.strftime("%Y%m%d-%H%M%S")
     try:
         status = runtime.up(settings.nodes)  # cleans up after itself when it fails

@@ -1,7 +1,7 @@
 """``chaos-kill``: kill, terminate or freeze random live nodes on a schedule, and log each action.
 
     chaos-kill [--runtime local|docker] [--interval S] [--count N | --duration S]
-               [--signal KILL|TERM|STOP[,…]] [--restart-after S] [--pause-for S]
+               [--signal KILL|TERM|STOP|PARTITION[,…]] [--restart-after S] [--pause-for S]
                [--min-alive N] [--target REGEX] [--seed N] [--dry-run] [--events FILE]
 
 Every ``--interval`` seconds one attempt: a target is chosen (``chaos_plan.choose_target``) and
@@ -136,9 +136,10 @@ class Chaos:
         # The way back is planned before the signal goes out, so that a Ctrl-C arriving in
         # between still thaws or restarts the node.
         now = time.monotonic()
-        if sig == "STOP":
-            self.busy[node] = "paused"
-            self.pending.append((now + self.settings.pause_for, "cont", node))
+        if sig in ("STOP", "PARTITION"):  # both undone after --pause-for (CONT / HEAL)
+            self.busy[node] = "paused" if sig == "STOP" else "partitioned"
+            undo = "cont" if sig == "STOP" else "heal"
+            self.pending.append((now + self.settings.pause_for, undo, node))
         elif self.settings.restart_after is not None:
             self.busy[node] = "down"
             self.pending.append((now + self.settings.restart_after, "restart", node))
@@ -151,8 +152,8 @@ class Chaos:
         for item in [p for p in self.pending if p[0] <= now]:
             self.pending.remove(item)
             _, action, node = item
-            if action == "cont":
-                self._cont(node)
+            if action in ("cont", "heal"):
+                self._cont(node, action)
             else:
                 self._start_restart(node)
         for node, future in list(self.restarts.items()):
@@ -166,10 +167,13 @@ class Chaos:
                     pid = next((n.pid for n in self.runtime.nodes() if n.name == node), None)
                     self.log.write("ready", node, None, pid=pid)
 
-    def _cont(self, node: str) -> None:
-        self.runtime.cont(node)
+    def _cont(self, node: str, action: str = "cont") -> None:
+        if action == "heal":
+            self.runtime.signal(node, "HEAL")  # the docker runtime reconnects the node
+        else:
+            self.runtime.cont(node)
         self.busy.pop(node, None)
-        self.log.write("cont", node, "CONT")
+        self.log.write(action, node, action.upper())
 
     def _start_restart(self, node: str) -> None:
         self.log.write("restart", node, None)
@@ -181,8 +185,8 @@ class Chaos:
     def _recover_all(self) -> None:
         """Ctrl-C: thaw what is frozen and restart what is down, now, then wait for them."""
         for _, action, node in sorted(self.pending):
-            if action == "cont":
-                self._cont(node)
+            if action in ("cont", "heal"):
+                self._cont(node, action)
             else:
                 self._start_restart(node)
         self.pending.clear()
@@ -208,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--signal",
         type=parse_signals,
         default=("KILL",),
-        help="KILL|TERM|STOP, or a rotation: KILL,TERM,STOP",
+        help="KILL|TERM|STOP|PARTITION (docker), or a rotation: KILL,TERM,STOP",
     )
     parser.add_argument("--restart-after", type=parse_seconds, help="bring killed nodes back")
     parser.add_argument("--pause-for", type=parse_seconds, default=5.0, help="STOP→CONT (5)")
@@ -253,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         runtime, reason = find_runtime(requested, config)
         print(reason, file=sys.stderr)
         runtime.status()  # fails clearly when no cluster runs
+        if "PARTITION" in args.signal and runtime.name != "docker":
+            raise ClusterError("--signal PARTITION needs the docker runtime (a container network)")
         log = EventLog(args.events, sys.stdout, runtime.name)
         try:
             return Chaos(runtime, settings_from(args), log).run()

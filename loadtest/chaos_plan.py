@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from cluster.runtime import NodeInfo, NodeState
 
-ACTION_SIGNALS = ("KILL", "TERM", "STOP")
+# PARTITION (docker runtime only, added with it): the node leaves the network, then rejoins.
+ACTION_SIGNALS = ("KILL", "TERM", "STOP", "PARTITION")
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,6 +186,37 @@ def test_no_request_fails_while_containers_are_killed_paused_and_partitioned(
     assert_orders_intact(runtime, ledger)
 
 
+def test_chaos_kill_partitions_pauses_and_kills_containers_under_load(
+    runtime: DockerRuntime, ledger: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    events = tmp_path / "chaos.jsonl"
+    env = {
+        **os.environ,
+        "COMPOSE_PROJECT_NAME": runtime.settings.project,
+        "CLUSTER_BALANCER_PORT": str(runtime.config.balancer_port),
+    }
+    command = [
+        sys.executable, "-m", "loadtest.chaos", "--runtime", "docker",
+        "--state-dir", str(runtime.config.state_dir), "--signal", "PARTITION,STOP,KILL",
+        "--count", "3", "--interval", "5", "--pause-for", "3", "--restart-after", "2",
+        "--min-alive", "2", "--seed", "5", "--events", str(events),
+    ]  # fmt: skip
+
+    def chaos() -> None:
+        subprocess.run(command, env=env, check=True, timeout=240, capture_output=True)
+
+    result = asyncio.run(load_while(runtime, chaos))
+    ledger.extend(result.acks)
+    actions = [json.loads(line)["action"] for line in events.read_text().splitlines()]
+    for done, undone in (("partition", "heal"), ("stop", "cont"), ("kill", "ready")):
+        assert done in actions and undone in actions, actions
+        assert actions.index(done) < actions.index(undone)
+    assert result.failures == [], "\n".join(balancer_failures(runtime))
+    runtime.wait_ready({n.url for n in runtime.nodes()})
+    assert all(n.state is NodeState.RUNNING for n in runtime.nodes())
+    assert_orders_intact(runtime, ledger)
+
+
 def test_redis_killed_and_started_again_keeps_the_data(
     runtime: DockerRuntime, ledger: list[dict[str, Any]]
 ) -> None:

@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Collection
 from functools import cached_property
 from typing import Any
 
@@ -87,7 +88,7 @@ class DockerRuntime(Runtime):
             self._client = docker_client()
         return self._client
 
-    def _image_present(self, image: str) -> bool:
+    def image_present(self, image: str) -> bool:
         import docker
 
         try:
@@ -98,7 +99,7 @@ class DockerRuntime(Runtime):
 
     @cached_property
     def redis_image(self) -> str:
-        image = choose_image(self.settings.redis_image, REDIS_CANDIDATES, self._image_present)
+        image = choose_image(self.settings.redis_image, REDIS_CANDIDATES, self.image_present)
         if image is None:
             raise MissingDependency(
                 f"no Redis image here (tried {', '.join(REDIS_CANDIDATES)}): run `make images`"
@@ -124,14 +125,15 @@ class DockerRuntime(Runtime):
 
     # -- finding containers ----------------------------------------------------------------------
 
-    def _containers(self, service: str | None = None) -> list[Any]:
+    def containers(self, service: str | None = None) -> list[Any]:
+        """Every container of the project (or of one service), found by Compose labels only."""
         found = self.client.containers.list(
             all=True, filters=label_filter(self.settings.project, service)
         )
         return list(found)
 
     def _node_containers(self) -> dict[str, Any]:
-        nodes = {node_name(c.labels): c for c in self._containers(NODE_SERVICE)}
+        nodes = {node_name(c.labels): c for c in self.containers(NODE_SERVICE)}
         return dict(sorted(nodes.items(), key=lambda item: int(item[0].split("-")[1] or 0)))
 
     def _container(self, node: str) -> Any:
@@ -154,17 +156,17 @@ class DockerRuntime(Runtime):
         )
 
     def _one(self, service: str) -> Any | None:
-        found = self._containers(service)
+        found = self.containers(service)
         return found[0] if found else None
 
     # -- Runtime ---------------------------------------------------------------------------------
 
     def up(self, nodes: int) -> ClusterStatus:
-        if any(c.status != "exited" for c in self._containers()):
+        if any(c.status != "exited" for c in self.containers()):
             raise AlreadyRunning(
                 f"Compose project {self.settings.project!r} already runs (`cluster down`)"
             )
-        if not self._image_present(self.settings.app_image):
+        if not self.image_present(self.settings.app_image):
             raise MissingDependency(f"image {self.settings.app_image} is not here: `make images`")
         self.redis_image  # noqa: B018 -- fails now, clearly, rather than inside Compose
         port = self.config.balancer_port
@@ -179,7 +181,7 @@ class DockerRuntime(Runtime):
         return self.status()
 
     def down(self) -> list[str]:
-        names = [c.name for c in self._containers()]
+        names = [c.name for c in self.containers()]
         timeout = f"{self.config.stop_timeout:.0f}"
         try:
             self._compose(["down", "--volumes", "--remove-orphans", "--timeout", timeout], 0)
@@ -192,7 +194,7 @@ class DockerRuntime(Runtime):
     def _sweep(self) -> None:
         """Remove whatever of the project Compose left (or never knew about)."""
         project = label_filter(self.settings.project)
-        for container in self._containers():
+        for container in self.containers():
             container.remove(force=True, v=True)
         for network in self.client.networks.list(filters=project):
             network.remove()
@@ -200,7 +202,7 @@ class DockerRuntime(Runtime):
             volume.remove(force=True)
 
     def status(self) -> ClusterStatus:
-        containers = self._containers()
+        containers = self.containers()
         if not containers:
             raise NotRunning(
                 f"no container of Compose project {self.settings.project!r} "
@@ -297,7 +299,7 @@ class DockerRuntime(Runtime):
     def _urls(self) -> list[str]:
         return [n.url for n in self.status().nodes if n.state is NodeState.RUNNING]
 
-    def wait_ready(self, urls: Any, gone: Any = ()) -> None:
+    def wait_ready(self, urls: Collection[str], gone: Collection[str] = ()) -> None:
         """Until the balancer reports every one of ``urls`` up (and none of ``gone``)."""
         deadline = time.monotonic() + max(self.config.ready_timeout, 60.0)
         last: Any = "no answer"

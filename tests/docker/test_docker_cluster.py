@@ -67,7 +67,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerRuntime]
         ready_timeout=120.0,  # container starts are slow on a loaded 2-core machine
     )
     rt = DockerRuntime(config, settings)
-    present = rt._image_present(settings.app_image)
+    present = rt.image_present(settings.app_image)
     require(present, f"the image {settings.app_image} (`make images`)")
     rt.up(3)
     try:
@@ -109,7 +109,7 @@ def assert_orders_intact(rt: DockerRuntime, acks: list[dict[str, Any]]) -> None:
 
 def balancer_failures(rt: DockerRuntime) -> list[str]:
     """The balancer's log lines of requests it did not answer with 2xx (for failure messages)."""
-    (balancer,) = rt._containers("balancer")
+    (balancer,) = rt.containers("balancer")
     lines = balancer.logs().decode(errors="replace").splitlines()
     return [line for line in lines if '"attempts"' in line and '"status":2' not in line][-10:]
 
@@ -138,7 +138,7 @@ def test_up_runs_three_node_containers_found_by_labels(runtime: DockerRuntime) -
     for node in status["nodes"]:
         assert node["state"] == "running" and node["pid"] is None
         assert node["container"].startswith(runtime.settings.project)
-    services = sorted(c.labels["com.docker.compose.service"] for c in runtime._containers())
+    services = sorted(c.labels["com.docker.compose.service"] for c in runtime.containers())
     assert services == ["balancer", "node", "node", "node", "redis"]
     assert {b["state"] for b in runtime.balancer_status()["backends"]} == {"up"}
 
@@ -223,7 +223,7 @@ def test_redis_killed_and_started_again_keeps_the_data(
     # SIGKILL: no save on shutdown, so only the append-only file (fsync every second) can bring
     # the orders back; the last ones were acknowledged seconds ago.
     assert [a for a in ledger if a["kind"] == "create"], "earlier tests created orders"
-    (redis,) = runtime._containers("redis")
+    (redis,) = runtime.containers("redis")
     redis.kill()
     redis.start()
     deadline = time.monotonic() + 60
@@ -239,7 +239,7 @@ def test_redis_killed_and_started_again_keeps_the_data(
 def test_scale_to_five_spreads_over_five_without_restarting_the_balancer(
     runtime: DockerRuntime, ledger: list[dict[str, Any]]
 ) -> None:
-    (balancer,) = runtime._containers("balancer")
+    (balancer,) = runtime.containers("balancer")
     started = balancer.attrs["State"]["StartedAt"]
     status = runtime.scale(5)
     assert [n.name for n in status.nodes] == [f"node-{i}" for i in range(1, 6)]

@@ -103,8 +103,10 @@ download_wheels() {
   fi
   log "wheels: downloading into $WHEELS with the base image's Python"
   find "$WHEELS" -name '*.whl' -delete
-  local cert=()
-  if [ -f "${PIP_CERT:-}" ]; then cert=(-v "$PIP_CERT:/host-ca.crt:ro" -e PIP_CERT=/host-ca.crt); fi
+  # The host's CA bundle: the base image has none, and a TLS-inspecting proxy (as on CI machines)
+  # signs with a CA that only the host trusts.
+  local cert=() bundle="${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}"
+  if [ -f "$bundle" ]; then cert=(-v "$(realpath "$bundle"):/host-ca.crt:ro" -e PIP_CERT=/host-ca.crt); fi
   printf '%s\n' "$deps" "setuptools>=68" "wheel" | docker run --rm -i --network host \
     --user "$(id -u):$(id -g)" -v "$(realpath "$WHEELS"):/wheels" "${cert[@]}" \
     -e PIP_INDEX_URL -e PIP_EXTRA_INDEX_URL -e HTTP_PROXY -e HTTPS_PROXY -e NO_PROXY \

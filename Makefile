@@ -18,7 +18,7 @@ LOAD_HOST ?= http://127.0.0.1:8080
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test lint fmt demo cluster-up cluster-down cluster-status load chaos \
-        bench-balancer paradox images clean
+        bench-balancer bench-node paradox images clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -71,6 +71,9 @@ chaos: $(STAMP)  ## chaos-kill against the running cluster (INTERVAL, COUNT, SIG
 
 bench-balancer: $(STAMP)  ## this balancer vs HAProxy (and nginx) vs direct, same load generator
 	$(BIN)/python -m loadtest.bench_balancer $(BENCH_ARGS)
+
+bench-node: $(STAMP)  ## one node (JWT GET /whoami, /healthz) next to a bare aiohttp handler
+	$(BIN)/python -m loadtest.bench_node $(BENCH_ARGS)
 
 paradox: $(STAMP)  ## the revocation modes measured side by side
 	$(BIN)/paradox $(PARADOX_ARGS)

@@ -249,21 +249,29 @@ Run = tuple[wrk.WrkResult, float]  # wrk's figures, the proxy's CPU µs per requ
 
 
 def measure(
-    args: argparse.Namespace, targets: dict[str, tuple[str, int | None]]
+    args: argparse.Namespace,
+    targets: dict[str, tuple[str, int | None]],
+    headers: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[str, list[Run]]:
-    """Interleaved rounds: every target once per round, each after its own warm-up."""
+    """Interleaved rounds: every target once per round, each after its own warm-up.
+
+    ``headers`` adds request headers for some targets (an ``Authorization`` line, say).
+    """
     results: dict[str, list[Run]] = {name: [] for name in targets}
     for round_ in range(1, args.rounds + 1):
         for name, (url, pid) in targets.items():
-            wrk.run(url, connections=args.connections, duration=args.warmup)
+            extra = (headers or {}).get(name, ())
+            wrk.run(url, connections=args.connections, duration=args.warmup, headers=extra)
             before = cpu_seconds(pid) if pid else 0.0
-            result = wrk.run(url, connections=args.connections, duration=args.duration)
+            result = wrk.run(
+                url, connections=args.connections, duration=args.duration, headers=extra
+            )
             cpu = (cpu_seconds(pid) - before) / max(result.requests, 1) * 1e6 if pid else 0.0
             results[name].append((result, cpu))
             print(
                 f"  round {round_} {name:9} {result.requests_per_s:9.0f} req/s  p50 "
                 f"{result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  errors {result.errors}"
-                + (f"  proxy CPU {cpu:5.1f} µs/req" if pid else ""),
+                + (f"  server CPU {cpu:5.1f} µs/req" if pid else ""),
                 flush=True,
             )
     return results

@@ -50,15 +50,8 @@ def leftovers(runtime: DockerRuntime) -> dict[str, list[str]]:
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerRuntime]:
     require(docker_engine_answers(), "a Docker engine")
     project = f"sc-test-{os.getpid()}-{secrets.token_hex(3)}"
-    # Retry budget 1.0, as `make demo` runs it: every request in flight on a node that dies
-    # needs its retry at the same moment, and the balancer's default budget (20 % of the active
-    # requests, floor 3) refuses some of them at this concurrency (measured here: 503/504/502
-    # with `stop(budget-exhausted)`). The budget itself is the balancer's tests' business.
-    settings = dataclasses.replace(
-        DockerSettings.from_env(),
-        project=project,
-        extra_env=(("BALANCER_RETRY_BUDGET", "1.0"),),
-    )
+    # The balancer's default retry budget: chaos must pass on the settings users get.
+    settings = dataclasses.replace(DockerSettings.from_env(), project=project)
     config = ClusterConfig(
         state_dir=tmp_path_factory.mktemp("docker"),
         balancer_port=free_port(),

@@ -11,7 +11,7 @@ from typing import Any
 from cluster import jsonlog
 from nodes.config import ConfigError, NodeConfig
 from nodes.lifecycle import serve
-from nodes.logs import buffer_logs, drain_all, keep_draining
+from nodes.logs import buffer_logs, drain_all, fast_records, keep_draining
 
 
 async def _serve_with_logs(config: NodeConfig) -> None:
@@ -42,6 +42,7 @@ def main() -> int:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     jsonlog.configure("node", config.node_name, config.log_level)
+    fast_records("node", config.node_name)
     _run(_serve_with_logs(config))
     return 0
 

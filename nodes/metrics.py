@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+#: At most this many (route, method, status) children are memoised; beyond, ``labels()`` is
+#: asked each time (methods come from clients, so the set is not closed).
+MAX_CACHED_SERIES = 1024
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -41,6 +44,24 @@ class Metrics:
         self.store_errors = Counter(
             "node_store_unavailable", "Requests answered 503 because Redis failed.", registry=r
         )
+
+        # ``labels()`` validates and hashes its arguments on every call; the children it
+        # returns are stable, so each request's pair is looked up once per series.
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request and record its latency."""
+        key = (route, method, status)
+        series = self._series.get(key)
+        if series is None:
+            series = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+            )
+            if len(self._series) < MAX_CACHED_SERIES:
+                self._series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

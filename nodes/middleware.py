@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import time
-import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -37,7 +37,18 @@ def pick_request_id(incoming: str | None) -> str:
     """Echo a sane incoming ``X-Request-ID``; otherwise a new one."""
     if incoming and _SANE_ID.fullmatch(incoming):
         return incoming
-    return uuid.uuid4().hex
+    return new_request_id()
+
+
+# A random (version 4) UUID as 32 hex digits, what ``uuid.uuid4().hex`` returns, for a third of
+# its cost (it builds a ``UUID`` object and checks it): 122 random bits, variant RFC 4122.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_request_id() -> str:
+    value = int.from_bytes(os.urandom(16), "big") & _UUID4_CLEAR | _UUID4_SET
+    return f"{value:032x}"
 
 
 def route_template(request: web.Request) -> str:
@@ -71,9 +82,10 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 def _observe(request: web.Request, status: int, elapsed: float) -> None:
     """The request's metrics and its one log line (no header, body or token is logged)."""
-    route, metrics = route_template(request), request.app[METRICS]
-    metrics.requests.labels(route, request.method, str(status)).inc()
-    metrics.latency.labels(route, request.method).observe(elapsed)
+    route = route_template(request)
+    request.app[METRICS].observe_request(route, request.method, status, elapsed)
+    if not log.isEnabledFor(logging.INFO):
+        return
     fields = {
         "request_id": request[REQUEST_ID],
         "node": request.app[CONFIG].node_name,

@@ -16,8 +16,19 @@ from nodes.metrics import Metrics
 from nodes.middleware import MAX_BODY_BYTES, context_middleware, problem_middleware
 from nodes.revocation import RevocationSettings, create_revocation
 from nodes.seed import seeding_ctx
-from nodes.state import CONFIG, METRICS, READINESS, REDIS, REVOCATION, STORE, TOKENS, Readiness
+from nodes.state import (
+    CONFIG,
+    METRICS,
+    READINESS,
+    REDIS,
+    REVOCATION,
+    STORE,
+    TOKENS,
+    VERIFIED,
+    Readiness,
+)
 from nodes.store import Store
+from nodes.token_cache import VerifiedTokens
 from nodes.tokens import LEEWAY_SECONDS, TokenSettings
 
 
@@ -66,6 +77,7 @@ def create_app(config: NodeConfig) -> web.Application:
         audience=config.jwt_audience,
         ttl=config.jwt_ttl,
     )
+    app[VERIFIED] = VerifiedTokens(app[TOKENS])
     app[METRICS] = Metrics()
     app[READINESS] = Readiness()
     app.cleanup_ctx.extend([redis_ctx, revocation_ctx, seeding_ctx])

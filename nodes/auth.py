@@ -12,8 +12,8 @@ from aiohttp import web
 
 from nodes.errors import Unauthorized, Unavailable
 from nodes.revocation import RevocationUnavailable, TokenRef
-from nodes.state import METRICS, REVOCATION, TOKENS
-from nodes.tokens import Claims, InvalidToken, verify_token
+from nodes.state import METRICS, REVOCATION, VERIFIED
+from nodes.tokens import Claims, InvalidToken
 
 REALM = "stateless-cluster"
 _UNSAFE = re.compile(r'[^\x20-\x7e]|["\\]')
@@ -58,7 +58,7 @@ async def authenticate(request: web.Request) -> Claims:
             headers={"WWW-Authenticate": challenge()},
         )
     try:
-        claims = verify_token(request.app[TOKENS], token)
+        claims = request.app[VERIFIED].verify(token)  # verify_token, memoised per node
     except InvalidToken as exc:
         raise _refuse(request, "invalid", str(exc)) from exc
     ref = TokenRef(jti=claims.jti, sub=claims.sub, iat=claims.iat, exp=claims.exp)

@@ -11,6 +11,7 @@ from nodes.config import NodeConfig
 from nodes.metrics import Metrics
 from nodes.revocation import Revocation
 from nodes.store import Store
+from nodes.token_cache import VerifiedTokens
 from nodes.tokens import TokenSettings
 
 
@@ -24,6 +25,8 @@ class Readiness:
 
 CONFIG = web.AppKey("config", NodeConfig)
 TOKENS = web.AppKey("tokens", TokenSettings)
+#: The memo of verified tokens (``nodes.token_cache``): a pure function's cache, not sessions.
+VERIFIED = web.AppKey("verified_tokens", VerifiedTokens)
 METRICS = web.AppKey("metrics", Metrics)
 READINESS = web.AppKey("readiness", Readiness)
 REDIS = web.AppKey("redis", Redis)

@@ -56,7 +56,8 @@ async def revocation_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     # Logout-all markers must outlive the longest token this node issues.
     settings = RevocationSettings(
-        max_token_ttl=max(RevocationSettings().max_token_ttl, config.jwt_ttl + LEEWAY_SECONDS)
+        max_token_ttl=max(RevocationSettings().max_token_ttl, config.jwt_ttl + LEEWAY_SECONDS),
+        leeway=LEEWAY_SECONDS,
     )
     revocation = create_revocation(config.revocation, app[REDIS], app[METRICS].registry, settings)
     await revocation.start()

@@ -58,6 +58,9 @@ class RevocationSettings:
     resync_interval: float = 5.0
     #: The longest token lifetime: how long a logout-all's not-before time must be kept.
     max_token_ttl: int = 86400
+    #: How long past its ``exp`` the verifier still accepts a token (its clock leeway): a
+    #: revocation is kept that much longer, or a revoked token would work again in that window.
+    leeway: int = 0
     #: At most one warning per this many seconds for repeated Redis failures.
     log_every: float = 5.0
 

@@ -116,7 +116,7 @@ class CachedRevocation(Revocation):
         return self._set.contains(token)
 
     async def revoke(self, token: TokenRef) -> None:
-        await self._record(JtiRevoked(token.jti, token.exp), "revoke")
+        await self._record(JtiRevoked(token.jti, token.exp + self._settings.leeway), "revoke")
 
     async def revoke_all(self, sub: str, not_before: int) -> None:
         await self._record(NotBefore(sub, not_before), "revoke_all")

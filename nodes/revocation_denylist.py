@@ -101,7 +101,7 @@ class DenylistRevocation(Revocation):
         raise RevocationUnavailable("the revocation denylist (Redis) cannot be reached") from exc
 
     async def revoke(self, token: TokenRef) -> None:
-        await self._write(JtiRevoked(token.jti, token.exp), "revoke")
+        await self._write(JtiRevoked(token.jti, token.exp + self._settings.leeway), "revoke")
 
     async def revoke_all(self, sub: str, not_before: int) -> None:
         await self._write(NotBefore(sub, not_before), "revoke_all")

@@ -7,6 +7,7 @@ one must be rejected by the other.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import time
@@ -131,6 +132,21 @@ async def test_denylist_keys_expire_with_the_token(redis_url: str, make: Factory
     async with Redis.from_url(redis_url) as redis:
         assert 25_000 < await redis.pttl(JTI_PREFIX + "short") <= 30_000
         assert not await redis.exists(JTI_PREFIX + "expired")
+
+
+@pytest.mark.parametrize("mode", CHECKED)
+async def test_a_revocation_outlives_the_token_by_the_verifiers_leeway(
+    mode: str, redis_url: str, make: Factory
+) -> None:
+    # The verifier accepts a token up to `leeway` seconds past its exp: a logout in that window
+    # must still take it back, everywhere, and the denylist entry must last that long.
+    settings = dataclasses.replace(FAST, leeway=5)
+    node1, node2 = await make(mode, redis_url, settings), await make(mode, redis_url, settings)
+    just_expired = fresh_token("late", life=-1)
+    await node1.revoke(just_expired)
+    await is_revoked_soon(node2, just_expired)
+    async with Redis.from_url(redis_url) as redis:
+        assert 3_000 < await redis.pttl(JTI_PREFIX + "late") <= 4_000
 
 
 async def test_denylist_fails_closed_fast_when_redis_is_down(

@@ -33,7 +33,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from cluster.config import ClusterConfig
-from cluster.runtime import ClusterError, Runtime, find_runtime
+from cluster.runtime import ClusterError, NodeState, Runtime, find_runtime
 from loadtest.chaos_plan import (
     choose_target,
     finished,
@@ -55,6 +55,10 @@ class ChaosSettings:
     target: re.Pattern[str] | None = None
     seed: int | None = None
     dry_run: bool = False
+
+
+#: How long a TERMed node may take to drain and exit before it is restarted anyway (seconds).
+TERM_EXIT_TIMEOUT = 30.0
 
 
 class EventLog:
@@ -90,6 +94,7 @@ class Chaos:
         self.pending: list[tuple[float, str, str]] = []  # (due, "cont"|"restart", node)
         self.busy: dict[str, str] = {}  # node -> what chaos did to it, until it is back
         self.restarts: dict[str, Future[None]] = {}
+        self.terminated: set[str] = set()  # TERMed nodes to restart once they drained and exited
         self.actions = 0  # the signal rotation advances only when a node was acted on
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chaos-restart")
 
@@ -143,6 +148,8 @@ class Chaos:
         elif self.settings.restart_after is not None:
             self.busy[node] = "down"
             self.pending.append((now + self.settings.restart_after, "restart", node))
+            if sig == "TERM":
+                self.terminated.add(node)
         elif sig == "TERM":
             self.busy[node] = "down"  # draining, then gone for good
         self.runtime.signal(node, sig)
@@ -160,6 +167,7 @@ class Chaos:
             if future.done():
                 del self.restarts[node]
                 self.busy.pop(node, None)
+                self.terminated.discard(node)
                 error = future.exception()
                 if error is not None:
                     self.log.write("restart-failed", node, None, error=str(error))
@@ -180,7 +188,18 @@ class Chaos:
         self.restarts[node] = self.pool.submit(self._restart, node)
 
     def _restart(self, node: str) -> None:
+        if node in self.terminated:
+            # A TERMed node drains for DRAIN_SECONDS, then exits by itself. Restarting it sooner
+            # would signal it again, which a node takes as "hurry" and cuts the drain short.
+            self._wait_exited(node, TERM_EXIT_TIMEOUT)
         self.runtime.restart(node, wait=True)
+
+    def _wait_exited(self, node: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(n.state is NodeState.STOPPED for n in self.runtime.nodes() if n.name == node):
+                return
+            time.sleep(0.1)
 
     def _recover_all(self) -> None:
         """Ctrl-C: thaw what is frozen and restart what is down, now, then wait for them."""

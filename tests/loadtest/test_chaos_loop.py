@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from typing import Any
 
 import pytest
@@ -121,3 +122,40 @@ def test_interrupt_leaves_no_node_stopped(signal: str) -> None:
                   restart_after=60)  # fmt: skip
     assert code == 130
     assert set(runtime.states.values()) == {NodeState.RUNNING}
+
+
+class DrainingRuntime(FakeRuntime):
+    """A TERMed node keeps running for ``drain`` seconds, then exits, like a real node."""
+
+    def __init__(self, drain: float) -> None:
+        super().__init__()
+        self.drain = drain
+        self.exits: dict[str, float] = {}
+        self.restarted_at: dict[str, float] = {}
+
+    def status(self) -> ClusterStatus:
+        now = time.monotonic()
+        for node, at in self.exits.items():
+            if now >= at and node not in self.restarted_at:
+                self.states[node] = NodeState.STOPPED
+        return super().status()
+
+    def signal(self, node: str, signal: str) -> None:
+        super().signal(node, signal)
+        if signal == "TERM":
+            self.states[node] = NodeState.RUNNING  # draining: still serving
+            self.exits[node] = time.monotonic() + self.drain
+
+    def restart(self, node: str, *, wait: bool = True) -> NodeInfo:
+        self.restarted_at[node] = time.monotonic()
+        return super().restart(node, wait=wait)
+
+
+def test_a_termed_node_is_restarted_only_after_it_drained_and_exited() -> None:
+    # Restarting sooner would signal it a second time and cut its drain short.
+    runtime = DrainingRuntime(drain=0.4)
+    code, events = run(runtime, count=1, signals=("TERM",), restart_after=0.05)
+    assert code == 0
+    (term,) = [e["target"] for e in events if e["action"] == "term"]
+    assert runtime.restarted_at[term] >= runtime.exits[term]
+    assert [c for c in runtime.calls if c[1] == term] == [("TERM", term), ("restart", term)]

@@ -107,7 +107,7 @@ download_wheels() {
   # signs with a CA that only the host trusts.
   local cert=() bundle="${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}"
   if [ -f "$bundle" ]; then cert=(-v "$(realpath "$bundle"):/host-ca.crt:ro" -e PIP_CERT=/host-ca.crt); fi
-  printf '%s\n' "$deps" "setuptools>=68" "wheel" | docker run --rm -i --network host \
+  printf '%s\n' "$deps" "setuptools>=77" "wheel" | docker run --rm -i --network host \
     --user "$(id -u):$(id -g)" -v "$(realpath "$WHEELS"):/wheels" "${cert[@]}" \
     -e PIP_INDEX_URL -e PIP_EXTRA_INDEX_URL -e HTTP_PROXY -e HTTPS_PROXY -e NO_PROXY \
     -e http_proxy -e https_proxy -e no_proxy \

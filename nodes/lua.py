@@ -5,8 +5,11 @@ Key layout (``Store`` builds the names):
     user:<id>                  hash: id, name, password (scrypt, self-describing)
     user:<id>:orders           list of order ids, oldest first
     order:<id>                 hash: id, user, item, quantity, version, created_at, updated_at
-    idem:<user>:<key>          hash: fp, owner, state (pending|done), status, location, etag, body
-    idem:<user>:<key>:lease    string: the owner token, with a PX lease
+    idem:<user>:<sha>          hash: fp, owner, state (pending|done), status, location, etag, body
+    idem:<user>:<sha>:lease    string: the owner token, with a PX lease
+
+``<sha>`` is the SHA-256 (hex) of the client's Idempotency-Key: a key may contain ``:``, and
+hashing keeps the names of two different keys apart whatever they contain.
 """
 
 from __future__ import annotations

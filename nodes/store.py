@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -144,16 +145,12 @@ class Store:
 
     # idempotency -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _idem_keys(user: str, key: str) -> list[str]:
-        return [f"idem:{user}:{key}", f"idem:{user}:{key}:lease"]
-
     @translated
     async def reserve(
         self, user: str, key: str, fingerprint: str, owner: str, lease_ms: int, ttl: int
     ) -> Reservation:
         reply: list[str] = await self._reserve(
-            keys=self._idem_keys(user, key), args=[fingerprint, owner, lease_ms, ttl]
+            keys=idem_keys(user, key), args=[fingerprint, owner, lease_ms, ttl]
         )
         if reply[0] == "replay":
             return Reservation("replay", response=_stored(reply[1:]))
@@ -170,7 +167,7 @@ class Store:
         r = new.response
         reply: list[str] = await self._commit(
             keys=[
-                *self._idem_keys(new.user, key),
+                *idem_keys(new.user, key),
                 f"order:{new.order_id}",
                 f"user:{new.user}:orders",
             ],
@@ -186,11 +183,22 @@ class Store:
     @translated
     async def release(self, user: str, key: str, owner: str) -> None:
         """Give up a pending reservation we own, so that a retry need not wait for the lease."""
-        await self._release(keys=self._idem_keys(user, key), args=[owner])
+        await self._release(keys=idem_keys(user, key), args=[owner])
 
     @translated
     async def ping(self) -> None:
         await self.redis.ping()
+
+
+def idem_keys(user: str, key: str) -> list[str]:
+    """The record and lease names of ``user``'s Idempotency-Key ``key``.
+
+    The client's key may hold any printable character, ``:`` included, so it is hashed: the
+    names of two different keys can then never coincide (key ``z:lease``'s record must not be
+    key ``z``'s lease). User ids are plain (``valid_id``), so ``user`` needs no such care.
+    """
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return [f"idem:{user}:{digest}", f"idem:{user}:{digest}:lease"]
 
 
 def _str_map(raw: Mapping[Any, Any]) -> dict[str, str]:

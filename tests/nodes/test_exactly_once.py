@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from nodes.idempotency import decide, fingerprint
 from nodes.orders import OrderInput
-from nodes.store import NewOrder, Store, StoredResponse
+from nodes.store import NewOrder, Store, StoredResponse, idem_keys
 from tests.nodes.helpers import bearer
 
 Client = TestClient[Any, Any]
@@ -95,7 +95,7 @@ CASES = [
 async def test_reserve_script_follows_the_decision_table(
     store: Store, stored_fp: str | None, state: str | None, lease: bool
 ) -> None:
-    rec, lease_key = "idem:alice:k", "idem:alice:k:lease"
+    rec, lease_key = idem_keys("alice", "k")
     if stored_fp is not None:
         await store.redis.hset(rec, mapping={"fp": stored_fp, "owner": "old", "state": str(state)})
         if state == "done":
@@ -142,7 +142,7 @@ async def test_a_released_reservation_can_be_taken_at_once(store: Store) -> None
 
 async def test_records_expire_after_the_ttl(store: Store) -> None:
     await store.reserve("alice", "k", "fp", "owner-a", 5_000, 86400)
-    ttl = await store.redis.ttl("idem:alice:k")
+    ttl = await store.redis.ttl(idem_keys("alice", "k")[0])
     assert 86000 < ttl <= 86400
 
 
@@ -156,7 +156,7 @@ async def test_http_409_while_in_progress_then_takeover(api: Client, store: Stor
     busy = await api.post("/users/alice/orders", json=ORDER, headers=auth)
     assert busy.status == 409 and busy.headers["Retry-After"] in {"1", "2"}
     for _ in range(200):  # until the lease runs out (at most 10 s)
-        if await store.redis.pttl("idem:alice:stuck:lease") <= 0:
+        if await store.redis.pttl(idem_keys("alice", "stuck")[1]) <= 0:
             break
         await asyncio.sleep(0.05)
     taken = await api.post("/users/alice/orders", json=ORDER, headers=auth)
@@ -164,3 +164,37 @@ async def test_http_409_while_in_progress_then_takeover(api: Client, store: Stor
     late = await store.commit("stuck", "stopped-node", new_order("late"))
     assert late.outcome == "replay"
     assert await order_count(store) == 1
+
+
+@pytest.mark.parametrize(("first", "second"), [("z", "z:lease"), ("z:lease", "z"), ("a:b", "a")])
+async def test_keys_with_colons_never_share_a_redis_name(
+    store: Store, first: str, second: str
+) -> None:
+    # Both reservations pending at once: one's lease must not be the other's record.
+    assert (await store.reserve("alice", first, "fp1", "o1", 60_000, 60)).outcome == "reserve"
+    assert (await store.reserve("alice", second, "fp2", "o2", 60_000, 60)).outcome == "reserve"
+    assert (await store.commit(first, "o1", new_order("one"))).outcome == "committed"
+    assert (await store.commit(second, "o2", new_order("two"))).outcome == "committed"
+    for key, fp, order_id in ((first, "fp1", "one"), (second, "fp2", "two")):
+        replay = await store.reserve("alice", key, fp, "o3", 60_000, 60)
+        assert replay.outcome == "replay" and replay.response is not None
+        assert replay.response.location == f"/orders/{order_id}"
+    assert await order_count(store) == 2
+
+
+async def test_http_keys_z_and_z_lease_are_two_keys(api: Client) -> None:
+    auth = await bearer(api)
+    # z:lease first: z's lease (SET, then DEL at commit) used to wipe z:lease's done record.
+    bodies = {"z:lease": {"item": "zl", "quantity": 2}, "z": {"item": "z", "quantity": 1}}
+    seen: dict[str, str] = {}
+    for _ in range(2):  # the second round replays each key's own order
+        for key, body in bodies.items():
+            headers = {**auth, "Idempotency-Key": key}
+            resp = await api.post("/users/alice/orders", json=body, headers=headers)
+            assert resp.status == 201, await resp.text()
+            order = await resp.json()
+            assert order["item"] == body["item"]
+            assert seen.setdefault(key, order["id"]) == order["id"]
+    assert len(set(seen.values())) == 2
+    listed = await (await api.get("/users/alice/orders", headers=auth)).json()
+    assert listed["total"] == 2

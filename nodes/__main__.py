@@ -10,7 +10,7 @@ from typing import Any
 
 from cluster import jsonlog
 from nodes.config import ConfigError, NodeConfig
-from nodes.lifecycle import serve
+from nodes.lifecycle import CannotListen, serve
 from nodes.logs import buffer_logs, drain_all, fast_records, keep_draining
 
 
@@ -43,7 +43,11 @@ def main() -> int:
         return 2
     jsonlog.configure("node", config.node_name, config.log_level)
     fast_records("node", config.node_name)
-    _run(_serve_with_logs(config))
+    try:
+        _run(_serve_with_logs(config))
+    except CannotListen as exc:  # one line, like the balancer; the logs are drained already
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

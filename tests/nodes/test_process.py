@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -167,3 +168,35 @@ async def test_sigterm_drains_finishes_in_flight_and_exits_zero(
     text = node.log.read_text()
     assert token not in text and password not in text and node.secret not in text
     assert [e["msg"] for e in lines if e["logger"] == "nodes.lifecycle"][-1] == "stopped"
+
+
+async def test_header_lines_the_balancer_accepts_reach_the_app(
+    node: Node, http: aiohttp.ClientSession
+) -> None:
+    # The balancer accepts up to 16 KiB of headers (BALANCER_MAX_HEADER); aiohttp's own limits
+    # (8190-byte lines, 128 headers) answered such requests with a bare text/plain 400.
+    await wait_until_serving(http, node)
+    one_long = {"X-Big": "a" * 10_000}
+    many = {f"X-H{i}": "v" for i in range(600)}  # about 7 KiB in 600 lines
+    for headers in (one_long, many):
+        async with http.get(node.url + "/healthz", headers=headers) as resp:
+            assert resp.status == 200, await resp.text()
+            assert resp.headers["X-Served-By"] == "proc-1"
+
+
+def test_a_port_in_use_is_one_line_naming_the_address_and_exit_1(redis_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_node(
+            base_env(
+                NODE_NAME="proc-busy", NODE_HOST="127.0.0.1", NODE_PORT=str(port),
+                REDIS_URL=redis_url, JWT_SECRET="s" * 32, PASSWORD_HASH_COST="10",
+            )
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("{")]
+    assert errors == [errors[0]] and errors[0].startswith("error: cannot listen on ")
+    assert f"127.0.0.1:{port}" in errors[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from datetime import UTC, datetime
 
@@ -23,10 +24,11 @@ from nodes.errors import (
 from nodes.handlers.common import json_response, read_json, require_self, valid_id
 from nodes.idempotency import Decision
 from nodes.orders import etag, none_match, parse_if_match, public_order, validate_order
-from nodes.state import CONFIG, METRICS, STORE
+from nodes.state import CONFIG, METRICS, REQUEST_ID, STORE
 from nodes.store import NewOrder, Reservation, StoredResponse
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+log = logging.getLogger("nodes.orders")
 
 
 def _now() -> str:
@@ -158,8 +160,12 @@ async def _release_quietly(request: web.Request, user: str, key: str, owner: str
     try:
         await request.app[STORE].release(user, key, owner)
         request.app[METRICS].idempotency.labels("released").inc()
-    except Exception:  # the lease expires on its own; a retry then takes over
+    except Exception as exc:  # the lease expires on its own; a retry then takes over
         request.app[METRICS].idempotency.labels("release_failed").inc()
+        log.warning(
+            "releasing an idempotency reservation failed; it expires with its lease",
+            extra={"request_id": request[REQUEST_ID], "error": f"{type(exc).__name__}: {exc}"},
+        )
 
 
 async def _owned_order(request: web.Request) -> tuple[str, dict[str, str]]:

@@ -8,6 +8,7 @@ after a retry took its reservation over and must not create a second order.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from typing import Any
 
@@ -17,7 +18,8 @@ from redis.asyncio import Redis
 
 from nodes.idempotency import decide, fingerprint
 from nodes.orders import OrderInput
-from nodes.store import NewOrder, Store, StoredResponse, idem_keys
+from nodes.state import STORE
+from nodes.store import NewOrder, Store, StoredResponse, StoreUnavailable, idem_keys
 from tests.nodes.helpers import bearer
 
 Client = TestClient[Any, Any]
@@ -198,3 +200,23 @@ async def test_http_keys_z_and_z_lease_are_two_keys(api: Client) -> None:
     assert len(set(seen.values())) == 2
     listed = await (await api.get("/users/alice/orders", headers=auth)).json()
     assert listed["total"] == 2
+
+
+async def test_a_failed_release_is_logged_with_the_request_id(
+    api: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    auth = {**await bearer(api), "Idempotency-Key": "k", "X-Request-ID": "release-test-1"}
+    store = api.app[STORE]
+
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("redis: ConnectionError")
+
+    monkeypatch.setattr(store, "commit", down)
+    monkeypatch.setattr(store, "release", down)
+    with caplog.at_level(logging.WARNING, logger="nodes.orders"):
+        resp = await api.post("/users/alice/orders", json=ORDER, headers=auth)
+    assert resp.status == 503
+    [record] = [r for r in caplog.records if r.name == "nodes.orders"]
+    assert record.levelno == logging.WARNING
+    assert record.__dict__["request_id"] == "release-test-1"
+    assert "StoreUnavailable" in record.__dict__["error"]

@@ -1,8 +1,9 @@
 """The demo users, seeded idempotently: several nodes may start at once against one Redis.
 
-Each user is written in one MULTI of HSETNX, so the first writer wins field by field and a
-user that exists is complete. Seeding retries in the background while Redis cannot be reached;
-``/readyz`` stays 503 until it succeeded.
+Each user is written in one MULTI/EXEC of HSETNX, so the first writer wins field by field and
+no user is ever left half written. A user counts as seeded once it has a password; one without
+(left by an interrupted seed of an older version) is completed, its fields kept. Seeding retries
+in the background while Redis cannot be reached; ``/readyz`` stays 503 until it succeeded.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ async def seed_users(store: Store, cost: int) -> int:
     loop = asyncio.get_running_loop()
     created = 0
     for user in SEED_USERS:
-        if await store.user_exists(user):
+        if await store.user_seeded(user):
             continue
         hashed = await loop.run_in_executor(None, hash_password, demo_password(user), cost)
         await store.seed_user(user, {"id": user, "name": user.title(), "password": hashed})

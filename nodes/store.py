@@ -94,13 +94,15 @@ class Store:
         return _str_map(await self.redis.hgetall(f"user:{user_id}")) or None
 
     @translated
-    async def user_exists(self, user_id: str) -> bool:
-        return bool(await self.redis.exists(f"user:{user_id}"))
+    async def user_seeded(self, user_id: str) -> bool:
+        """True when the user has a password: a user without one is not complete yet."""
+        return bool(await self.redis.hexists(f"user:{user_id}", "password"))
 
     @translated
     async def seed_user(self, user_id: str, fields: Mapping[str, str]) -> None:
-        """Write each field unless present (HSETNX): safe when several nodes seed at once."""
-        async with self.redis.pipeline(transaction=False) as pipe:
+        """Write each field unless present (HSETNX), all in one MULTI: never half a user, and
+        safe when several nodes seed at once (the first writer wins field by field)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
             for name, value in fields.items():
                 pipe.hsetnx(f"user:{user_id}", name, value)
             await pipe.execute()

@@ -35,3 +35,22 @@ async def test_seeding_again_changes_nothing(stores: list[Store]) -> None:
     before = {u: await stores[0].get_user(u) for u in SEED_USERS}
     assert await seed_users(stores[1], cost=10) == 0
     assert {u: await stores[1].get_user(u) for u in SEED_USERS} == before
+
+
+async def test_a_half_written_user_is_completed(stores: list[Store]) -> None:
+    # An interrupted seed (non-transactional, older versions) left alice without a password.
+    await stores[0].redis.hset("user:alice", mapping={"id": "alice", "name": "Alice"})
+    assert await seed_users(stores[0], cost=10) == len(SEED_USERS)
+    stored = await stores[0].get_user("alice")
+    assert stored is not None and set(stored) == {"id", "name", "password"}
+    assert verify_password(demo_password("alice"), stored["password"])
+
+
+async def test_a_user_is_written_in_one_multi(stores: list[Store]) -> None:
+    async def execs() -> int:
+        stats = await stores[0].redis.info("commandstats")
+        return int(stats.get("cmdstat_exec", {}).get("calls", 0))
+
+    before = await execs()
+    await stores[0].seed_user("dave", {"id": "dave", "name": "Dave", "password": "x"})
+    assert await execs() == before + 1

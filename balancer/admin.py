@@ -25,6 +25,7 @@ from cluster.problem import PROBLEM_CONTENT_TYPE, problem_bytes
 
 JSON = b"application/json"
 PROM = b"text/plain; version=0.0.4; charset=utf-8"
+PROBLEM = PROBLEM_CONTENT_TYPE.encode()
 
 
 def status_document(proxy: Proxy) -> dict[str, object]:
@@ -46,18 +47,25 @@ def status_document(proxy: Proxy) -> dict[str, object]:
     }
 
 
-def handle(proxy: Proxy, method: str, target: bytes) -> tuple[int, bytes, bytes]:
-    """(status, content type, body) for a request under ``/_lb/``."""
+Answer = tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]
+ALLOW = (b"Allow", b"GET, HEAD")
+
+
+def handle(proxy: Proxy, method: str, target: bytes) -> Answer:
+    """(status, content type, body, extra headers) for a request under ``/_lb/``.
+
+    The body is the one a GET gets; the caller leaves it out for HEAD and keeps its length.
+    """
     path = target.split(b"?", 1)[0]
     if path not in (b"/_lb/status", b"/_lb/metrics"):
-        return 404, PROBLEM_CONTENT_TYPE.encode(), problem_bytes(404, f"no such path: {path!r}")
+        return 404, PROBLEM, problem_bytes(404, f"no such path: {path!r}"), []
     if method not in ("GET", "HEAD"):
-        return 405, PROBLEM_CONTENT_TYPE.encode(), problem_bytes(405, "only GET is allowed")
+        return 405, PROBLEM, problem_bytes(405, "only GET and HEAD are allowed"), [ALLOW]
     if path == b"/_lb/status":
-        return 200, JSON, json.dumps(status_document(proxy)).encode()
+        return 200, JSON, json.dumps(status_document(proxy)).encode(), []
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector(proxy))
-    return 200, PROM, generate_latest(registry)
+    return 200, PROM, generate_latest(registry), []
 
 
 class _Collector(Collector):

@@ -42,6 +42,8 @@ class BalancerConfig:
     max_body: int = 1 << 20  # BALANCER_MAX_BODY (bytes) buffered for resending; over: 413
     max_header: int = 16 << 10  # BALANCER_MAX_HEADER (bytes) request line + headers; over: 431
     shutdown_grace: float = 10.0  # BALANCER_SHUTDOWN_GRACE (s) for in-flight requests
+    client_idle_timeout: float = 60.0  # BALANCER_CLIENT_IDLE_TIMEOUT (s): idle keep-alive, body
+    client_header_timeout: float = 10.0  # BALANCER_CLIENT_HEADER_TIMEOUT (s): head, else 408
     log_level: str = "INFO"  # LOG_LEVEL
 
     @classmethod
@@ -76,6 +78,8 @@ class BalancerConfig:
             max_body=_num(env, "BALANCER_MAX_BODY", int, d.max_body, 0),
             max_header=_num(env, "BALANCER_MAX_HEADER", int, d.max_header, 256),
             shutdown_grace=_num(env, "BALANCER_SHUTDOWN_GRACE", float, 10.0, 0.0),
+            client_idle_timeout=_num(env, "BALANCER_CLIENT_IDLE_TIMEOUT", float, 60.0, 0.01),
+            client_header_timeout=_num(env, "BALANCER_CLIENT_HEADER_TIMEOUT", float, 10.0, 0.01),
             log_level=level,
         )
 

@@ -57,7 +57,8 @@ class Exchange:
         self.proxy = proxy
         self.client = client
         self.request = request
-        self.payload = request.payload()
+        # Without the client's Host, each attempt names its own backend (see _send).
+        self.payload = request.payload() if request.forward.has_host else b""
         self.tried: list[Backend] = []
         self.backend: Backend | None = None
         self.conn: UpstreamProtocol | None = None
@@ -114,7 +115,11 @@ class Exchange:
 
     def _send(self, conn: UpstreamProtocol) -> None:
         self.conn = conn
-        conn.send(self, self.payload)
+        payload = self.payload
+        if not payload:
+            assert self.backend is not None
+            payload = self.request.payload(self.backend.authority)
+        conn.send(self, payload)
         self.timer = self.proxy.loop.call_later(self.proxy.config.try_timeout, self._on_timer)
 
     def _decide(self, outcome: Outcome) -> Decision:
@@ -305,8 +310,14 @@ class Exchange:
             self.notes.append("no backend to try")
         if self.explain:
             extra.append((b"X-LB-Explain", "; ".join(self.notes).encode("latin-1", "replace")))
+        request = self.request
         self.client.respond_problem(
-            status, detail, self.request.forward.request_id, extra, tries=len(self.tried)
+            status,
+            detail,
+            request.forward.request_id,
+            extra,
+            head_only=request.method == "HEAD",
+            tries=len(self.tried),
         )
         self.proxy.stats.local[status] = self.proxy.stats.local.get(status, 0) + 1
         self._finish(status)

@@ -5,7 +5,8 @@ Toward the backend: hop-by-hop headers and the ones named in ``Connection`` are 
 created (from each other when one is present) when absent; a created request id equals the
 created trace id, so logs and traces join. ``X-Forwarded-For`` gets the client address appended
 and ``X-Forwarded-Proto`` is set. ``Content-Length`` is set by the caller from the buffered
-body, so framing headers from the client never pass.
+body, so framing headers from the client never pass. The client's ``Host`` is kept; when it
+sent none (HTTP/1.0), the caller adds the backend's, since HTTP/1.1 requires one.
 
 Toward the client: the same stripping; ``X-Request-ID`` is the balancer's; the framing is
 reported to the caller, which re-frames the streamed body.
@@ -32,9 +33,12 @@ HOP_BY_HOP = frozenset(
         b"proxy-authorization",
     }
 )
-# Request headers the balancer reads; all but the last two are dropped and rewritten.
-_R_ID, _R_TP, _R_XFF, _R_EXPLAIN, _R_EXPECT, _R_CONN, _R_LEN, _R_DROP, _R_IDEM, _R_B3 = range(10)
+# Request headers the balancer reads; all but the last three are dropped and rewritten.
+_R_ID, _R_TP, _R_XFF, _R_EXPLAIN, _R_EXPECT, _R_CONN, _R_LEN, _R_DROP, _R_IDEM, _R_B3, _R_HOST = (
+    range(11)
+)
 _REQUEST_SPECIAL = {
+    b"host": _R_HOST,
     b"x-request-id": _R_ID,
     b"traceparent": _R_TP,
     b"x-forwarded-for": _R_XFF,
@@ -69,6 +73,7 @@ class Forward:
         "content_length",
         "expect_continue",
         "explain",
+        "has_host",
         "idempotency_key",
         "lines",
         "request_id",
@@ -82,6 +87,7 @@ class Forward:
         idempotency_key: bool,
         expect_continue: bool,
         content_length: int,
+        has_host: bool = True,
     ) -> None:
         self.lines = lines  # header lines for the backend, each ending in CRLF, no blank line
         self.request_id = request_id
@@ -89,6 +95,7 @@ class Forward:
         self.idempotency_key = idempotency_key
         self.expect_continue = expect_continue
         self.content_length = content_length  # as announced by the client; -1: none
+        self.has_host = has_host  # False: the caller adds the backend's Host
 
 
 def connection_tokens(value: bytes) -> frozenset[bytes]:
@@ -105,7 +112,7 @@ def rewrite_request(
     """The backend's view of a client request's headers (see the module docstring)."""
     out: list[bytes] = []
     request_id = traceparent = b3 = forwarded = connection = None
-    explain = expect = idem = False
+    explain = expect = idem = host = False
     length = -1
     special = _REQUEST_SPECIAL
     for name, value in headers:
@@ -115,7 +122,11 @@ def rewrite_request(
             if not named or lower not in named:
                 out += (name, b": ", value, b"\r\n")
             continue
-        if kind == _R_ID:
+        if kind == _R_HOST:
+            if not named or lower not in named:
+                out += (name, b": ", value, b"\r\n")
+                host = True
+        elif kind == _R_ID:
             request_id = request_id or value
         elif kind == _R_TP:
             traceparent = traceparent or value
@@ -147,7 +158,7 @@ def rewrite_request(
     out += _trace_lines(traceparent, b3, fresh, new_hex)
     out += (b"X-Forwarded-For: ", forwarded + b", " + client_ip if forwarded else client_ip)
     out.append(b"\r\nX-Forwarded-Proto: http\r\n")
-    return Forward(b"".join(out), request_id, explain, idem, expect, length)
+    return Forward(b"".join(out), request_id, explain, idem, expect, length, host)
 
 
 def _trace_lines(

@@ -30,6 +30,7 @@ class Backend:
     """One backend: where it is, what the state machine says, what it has served."""
 
     __slots__ = (
+        "authority",
         "failures",
         "health",
         "host",
@@ -48,6 +49,7 @@ class Backend:
         hostport = url.removeprefix("http://")
         host, _, port = hostport.rpartition(":")
         self.host, self.port = host, int(port)
+        self.authority = hostport.encode()  # Host header for clients that sent none
         self.name = hostport  # replaced by the node's name from X-Served-By
         self.served_by = b""  # the raw header last learnt from
         self.health = Health(rise=rise, fall=fall)

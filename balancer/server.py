@@ -1,9 +1,15 @@
-"""Client connections: HTTP/1.1 parsing with httptools, limits, and dispatch.
+"""Client connections: HTTP/1.1 parsing with httptools, limits, timeouts, and dispatch.
 
 Each connection parses requests, enforces the header-block limit (431) and the body limit (413),
 buffers the body, and hands the request to an ``Exchange``; requests pipelined on one connection
 are answered in order. Paths under ``/_lb/`` are the balancer's own (``admin``) and are never
-proxied.
+proxied. Answers the balancer makes itself carry ``X-Served-By: balancer``.
+
+Client timeouts (one timer per connection, see ``ClientProtocol._on_timer``): an idle keep-alive
+connection is closed quietly after ``client_idle_timeout``; a request head not complete within
+``client_header_timeout`` of its first byte, or a body stalled for ``client_idle_timeout``, gets
+408 and the connection is closed. While a request is being forwarded, the exchange's own
+timeouts apply instead.
 """
 
 from __future__ import annotations
@@ -45,6 +51,12 @@ class ClientProtocol(asyncio.Protocol):
         self.rejected = False
         self.max_header = proxy.config.max_header
         self.forward: Forward | None = None
+        config = proxy.config
+        self.idle_timeout = config.client_idle_timeout
+        self.header_timeout = config.client_header_timeout
+        self.tick = min(self.idle_timeout, self.header_timeout)
+        self.timer: asyncio.TimerHandle | None = None
+        self.since = 0.0  # loop time the current wait began: idle, a head, body bytes
         self._reset()
 
     def _reset(self) -> None:
@@ -63,10 +75,15 @@ class ClientProtocol(asyncio.Protocol):
         if peer:
             self.client_ip = str(peer[0]).encode()
         self.proxy.connections.add(self)
+        self.since = self.proxy.loop.time()
+        self.timer = self.proxy.loop.call_later(self.tick, self._on_timer)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.proxy.connections.discard(self)
         self.queue.clear()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         exchange = self.exchange
         if exchange is not None and exchange.started:
             exchange.client_gone()  # nobody reads the rest of this response
@@ -97,12 +114,43 @@ class ClientProtocol(asyncio.Protocol):
         if self.exchange is None and not self.queue and self.transport is not None:
             self.transport.close()
 
+    # -- timeouts ----------------------------------------------------------------------------
+    # The timer is never cancelled per request: each arming is at most ``tick`` (the shorter
+    # timeout) ahead, so a head that begins after it still has its deadline checked in time;
+    # when it fires it compares the current wait with its deadline and re-arms or acts.
+    def _on_timer(self) -> None:
+        self.timer = None
+        if self.exchange is not None or self.queue or self.rejected:
+            return  # busy (the exchange has its timeouts); re-armed by _went_idle
+        if self.transport is None or self.transport.is_closing():
+            return
+        now = self.proxy.loop.time()
+        mid_head = self.in_head and self.head_size > 0
+        timeout = self.header_timeout if mid_head else self.idle_timeout
+        left = self.since + timeout - now
+        if left > 0:
+            self.timer = self.proxy.loop.call_later(min(left, self.tick), self._on_timer)
+        elif self.in_head and not mid_head:
+            self.transport.close()  # idle keep-alive: nothing to say
+        else:
+            what = "request head" if mid_head else "request body"
+            self._reject(_Rejected(408, _timeout_detail(what, timeout, mid_head)))
+
+    def _went_idle(self) -> None:
+        """Nothing in flight any more: an idle wait is timed from now (a head's from its start)."""
+        if self.in_head and not self.head_size:
+            self.since = self.proxy.loop.time()
+        if self.timer is None:
+            self.timer = self.proxy.loop.call_later(self.tick, self._on_timer)
+
     # -- bytes in ----------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
         if self.rejected:
             return
         limit = self.proxy.config.max_header
         if self.in_head:
+            if not self.head_size:  # a request head begins
+                self.since = self.proxy.loop.time()
             self.head_size += len(data)
         try:
             if self.in_head and self.head_size > 2 * limit + 4096:
@@ -127,7 +175,7 @@ class ClientProtocol(asyncio.Protocol):
         if self.exchange is not None:
             self.queue.clear()
             return  # the in-flight response ends the connection
-        self.respond_problem(exc.status, exc.detail, b"", [], **exc.extra)
+        self.respond_problem(exc.status, exc.detail, b"", [], False, **exc.extra)
         if self.transport is not None:
             self.transport.close()
 
@@ -154,6 +202,7 @@ class ClientProtocol(asyncio.Protocol):
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
+        self.since = self.proxy.loop.time()
         self.body_size += len(body)
         limit = self.proxy.config.max_body
         if self.body_size > limit:
@@ -189,8 +238,11 @@ class ClientProtocol(asyncio.Protocol):
                 continue
             self.exchange = Exchange(self.proxy, self, request)
             self.exchange.start()
-        if self.exchange is None and self.close_after and self.transport is not None:
-            self.transport.close()
+        if self.exchange is None:
+            if self.close_after and self.transport is not None:
+                self.transport.close()
+            else:
+                self._went_idle()
 
     def exchange_done(self) -> None:
         self.exchange = None
@@ -199,8 +251,9 @@ class ClientProtocol(asyncio.Protocol):
         self._next()
 
     def _admin(self, request: Request) -> None:
-        status, content_type, body = admin.handle(self.proxy, request.method, request.target)
-        self.respond(status, content_type, body, request.forward.request_id, [])
+        status, content_type, body, extra = admin.handle(self.proxy, request.method, request.target)
+        head_only = request.method == "HEAD"
+        self.respond(status, content_type, body, request.forward.request_id, extra, head_only)
         self.proxy.stats.observe(status, self.proxy.loop.time() - request.started)
 
     # -- local answers -----------------------------------------------------------------------
@@ -210,10 +263,11 @@ class ClientProtocol(asyncio.Protocol):
         detail: str,
         request_id: bytes,
         extra: list[tuple[bytes, bytes]],
+        head_only: bool = False,
         **members: object,
     ) -> None:
         body = problem_bytes(status, detail, **members)
-        self.respond(status, PROBLEM_CONTENT_TYPE.encode(), body, request_id, extra)
+        self.respond(status, PROBLEM_CONTENT_TYPE.encode(), body, request_id, extra, head_only)
 
     def respond(
         self,
@@ -222,8 +276,10 @@ class ClientProtocol(asyncio.Protocol):
         body: bytes,
         request_id: bytes,
         extra: list[tuple[bytes, bytes]],
+        head_only: bool = False,
     ) -> None:
-        lines = [status_line(status)]
+        """An answer of the balancer's own; for HEAD (``head_only``) the body's length only."""
+        lines = [status_line(status), b"X-Served-By: balancer\r\n"]
         lines += (b"Content-Type: ", content_type, b"\r\nContent-Length: %d\r\n" % len(body))
         if request_id:
             lines += (b"X-Request-ID: ", request_id, b"\r\n")
@@ -232,7 +288,9 @@ class ClientProtocol(asyncio.Protocol):
         if self.close_after or self.proxy.closing:
             self.close_after = True
             lines.append(b"Connection: close\r\n")
-        lines += (b"\r\n", body)
+        lines.append(b"\r\n")
+        if not head_only:
+            lines.append(body)
         self.write(b"".join(lines))
 
 
@@ -241,6 +299,11 @@ def _header_detail(limit: int) -> str:
         f"the request line and headers exceed BALANCER_MAX_HEADER={limit} bytes "
         "(an oversized Authorization token is the usual cause)"
     )
+
+
+def _timeout_detail(what: str, timeout: float, head: bool) -> str:
+    setting = "BALANCER_CLIENT_HEADER_TIMEOUT" if head else "BALANCER_CLIENT_IDLE_TIMEOUT"
+    return f"the {what} did not arrive within {setting}={timeout:g} seconds"
 
 
 def _body_detail(limit: int) -> str:

@@ -18,6 +18,13 @@ def test_defaults() -> None:
         2,
     )
     assert config.max_body == 1 << 20 and config.retry_budget == 0.2 and config.retry_min == 10
+    assert (config.client_idle_timeout, config.client_header_timeout) == (60.0, 10.0)
+
+
+def test_client_timeouts() -> None:
+    env = {**BACKENDS, "BALANCER_CLIENT_IDLE_TIMEOUT": "5", "BALANCER_CLIENT_HEADER_TIMEOUT": "2.5"}
+    config = BalancerConfig.from_env(env)
+    assert (config.client_idle_timeout, config.client_header_timeout) == (5.0, 2.5)
 
 
 def test_discover() -> None:
@@ -41,6 +48,8 @@ def test_discover() -> None:
         ({**BACKENDS, "BALANCER_RISE": "two"}, "BALANCER_RISE"),
         ({**BACKENDS, "BALANCER_HEALTH_INTERVAL": "nan"}, "BALANCER_HEALTH_INTERVAL"),
         ({**BACKENDS, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({**BACKENDS, "BALANCER_CLIENT_IDLE_TIMEOUT": "0"}, "BALANCER_CLIENT_IDLE_TIMEOUT"),
+        ({**BACKENDS, "BALANCER_CLIENT_HEADER_TIMEOUT": "x"}, "BALANCER_CLIENT_HEADER_TIMEOUT"),
     ],
 )
 def test_invalid_settings_are_named(env: dict[str, str], named: str) -> None:

@@ -259,3 +259,15 @@ def test_request_payload_sets_the_length_of_the_buffered_body() -> None:
     assert empty_post.endswith(b"Content-Length: 0\r\n\r\n")
     get = Request("GET", b"/", True, True, forward, b"", 0.0).payload()
     assert b"Content-Length" not in get and get.endswith(b"\r\n\r\n")
+
+
+def test_a_request_without_host_is_sent_with_the_backends() -> None:
+    forward = rewrite_request([(b"Accept", b"*/*")], b"1.1.1.1")
+    assert not forward.has_host
+    get = Request("GET", b"/", False, False, forward, b"", 0.0).payload(b"10.0.0.5:8081")
+    assert get.startswith(b"GET / HTTP/1.1\r\nHost: 10.0.0.5:8081\r\n")
+    assert get.count(b"Host:") == 1
+    kept = rewrite_request([(b"host", b"shop.example")], b"1.1.1.1")
+    assert kept.has_host and b"host: shop.example\r\n" in kept.lines
+    named = rewrite_request([(b"Host", b"h"), (b"Connection", b"Host")], b"1.1.1.1")
+    assert not named.has_host and b"Host" not in named.lines  # stripped: the backend's is used

@@ -166,7 +166,7 @@ async def test_status_and_metrics(
         async with session.get(lb_url(balancer, "/_lb/metrics")) as r:
             metrics = await r.text()
         async with session.get(lb_url(balancer, "/_lb/nothing")) as r:
-            assert r.status == 404 and "X-Served-By" not in r.headers  # never proxied
+            assert r.status == 404 and r.headers["X-Served-By"] == "balancer"  # not proxied
     assert status["strategy"] == "round_robin" and status["retries"] == 0
     assert [b["name"] for b in status["backends"]] == ["stand-in-1", "stand-in-2"]
     for entry, backend in zip(status["backends"], started, strict=True):

@@ -4,7 +4,8 @@ Key layout (``Store`` builds the names):
 
     user:<id>                  hash: id, name, password (scrypt, self-describing)
     user:<id>:orders           list of order ids, oldest first
-    order:<id>                 hash: id, user, item, quantity, version, created_at, updated_at
+    order:<id>                 hash: id, user, item, quantity, version, created_at, updated_at,
+                               last_rid, last_fp (request id and body fingerprint of the last PUT)
     idem:<user>:<sha>          hash: fp, owner, state (pending|done), status, location, etag, body
     idem:<user>:<sha>:lease    string: the owner token, with a PX lease
 
@@ -59,18 +60,31 @@ end
 return 0
 """
 
-# KEYS: order. ARGV: user, item, quantity, now, then the acceptable versions ('*' for any).
-# Compare-and-set: the update happens only when the current version is acceptable.
+# KEYS: order. ARGV: user, item, quantity, now, request id ('' when none), body fingerprint,
+# then the acceptable versions ('*' for any).
+# Compare-and-set: the update happens only when the current version is acceptable. A retry of the
+# update that made the current version (same request id and body, version = an If-Match base + 1)
+# is answered 'replayed' without a second change. Mirrors nodes.orders.is_retry_of_last_update.
 UPDATE = """
-local cur = redis.call('HMGET', KEYS[1], 'user', 'version')
+local cur = redis.call('HMGET', KEYS[1], 'user', 'version', 'last_rid', 'last_fp')
 if not cur[1] then return {'missing'} end
 if cur[1] ~= ARGV[1] then return {'forbidden'} end
+local version = tonumber(cur[2])
+if ARGV[5] ~= '' and cur[3] == ARGV[5] and cur[4] == ARGV[6] then
+  for i = 7, #ARGV do
+    local base = tonumber(ARGV[i])
+    if ARGV[i] == '*' or (base and base + 1 == version) then
+      return {'replayed', redis.call('HGETALL', KEYS[1])}
+    end
+  end
+end
 local ok = false
-for i = 5, #ARGV do
+for i = 7, #ARGV do
   if ARGV[i] == '*' or ARGV[i] == cur[2] then ok = true end
 end
 if not ok then return {'stale', cur[2]} end
 redis.call('HINCRBY', KEYS[1], 'version', 1)
-redis.call('HSET', KEYS[1], 'item', ARGV[2], 'quantity', ARGV[3], 'updated_at', ARGV[4])
+redis.call('HSET', KEYS[1], 'item', ARGV[2], 'quantity', ARGV[3], 'updated_at', ARGV[4],
+  'last_rid', ARGV[5], 'last_fp', ARGV[6])
 return {'updated', redis.call('HGETALL', KEYS[1])}
 """

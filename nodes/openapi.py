@@ -65,6 +65,11 @@ _IDEM = {
     "replays the first answer (`Idempotent-Replayed: true`) and never creates a second order.",
 }  # fmt: skip
 _IF_MATCH = {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string"}}
+_RETRY_ID = {
+    "name": "X-Request-ID", "in": "header", "required": False, "schema": {"type": "string"},
+    "description": "Kept by the balancer across its retries of one request: a PUT retried after "
+    "its first try applied is answered 200 with the current ETag, not 412.",
+}  # fmt: skip
 _PAGE = [
     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
     {"name": "limit", "in": "query",
@@ -111,8 +116,11 @@ def _paths(config: NodeConfig) -> dict[str, Any]:
                        "401 403 404 503", parameters=[_ID]),
             "put": _op(
                 "Replace an order if it has not changed (compare-and-set on the ETag)",
-                _ok("200", "Updated", "Order", ETag="The new version's validator"),
-                "400 401 403 404 412 413 428 503", parameters=[_ID, _IF_MATCH],
+                _ok("200", "Updated, or replayed: a retry of the update that made the current "
+                    "version (same X-Request-ID and body, If-Match its base) changes nothing",
+                    "Order", ETag="The new version's validator",
+                    **{"Idempotent-Replayed": "`true` on a replayed retry"}),
+                "400 401 403 404 412 413 428 503", parameters=[_ID, _IF_MATCH, _RETRY_ID],
                 requestBody={"required": True, "content": _json("OrderInput")}),
         },
         "/healthz": {"get": _op("Liveness", _ok("200", "The process serves"), auth=False)},

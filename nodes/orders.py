@@ -103,6 +103,29 @@ def parse_if_match(header: str) -> Precondition:
     return Precondition(any_version=False, versions=frozenset(versions))
 
 
+@dataclass(frozen=True, slots=True)
+class RetryIdentity:
+    """What tells a retry of one PUT from another PUT: the request id the client or the balancer
+    set (kept across the balancer's retries; empty when the node made one up, which never
+    repeats) and the body's fingerprint."""
+
+    request_id: str = ""
+    fingerprint: str = ""
+
+
+def is_retry_of_last_update(
+    version: int, last: RetryIdentity, this: RetryIdentity, condition: Precondition
+) -> bool:
+    """True when ``this`` PUT is a retry of the update that made ``version``: the same request id
+    and body as the last update, and ``If-Match`` named the version it started from. Such a
+    retry (the first try applied, but its answer was lost or late) gets 200, not 412."""
+    return (
+        bool(this.request_id)
+        and this == last
+        and (condition.any_version or version - 1 in condition.versions)
+    )
+
+
 def none_match(header: str, current: str) -> bool:
     """True when ``If-None-Match`` names ``current`` (weak comparison, as RFC 9110 asks)."""
     if header.strip() == "*":

@@ -16,7 +16,7 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 from nodes import lua
-from nodes.orders import OrderInput, Precondition
+from nodes.orders import OrderInput, Precondition, RetryIdentity
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -73,7 +73,7 @@ class NewOrder:
 class Update:
     """The reply of the UPDATE script."""
 
-    outcome: str  # updated | missing | forbidden | stale
+    outcome: str  # updated | replayed | missing | forbidden | stale
     order: dict[str, str] | None = None
 
 
@@ -132,17 +132,25 @@ class Store:
 
     @translated
     async def update_order(
-        self, order_id: str, user: str, order: OrderInput, now: str, condition: Precondition
-    ) -> Update:
-        """Compare-and-set: apply ``order`` only if the current version meets ``condition``."""
+        self, order_id: str, user: str, order: OrderInput, now: str, condition: Precondition,
+        retry: RetryIdentity,
+    ) -> Update:  # fmt: skip
+        """Compare-and-set: apply ``order`` only if the current version meets ``condition``.
+
+        ``replayed`` when ``retry`` identifies the update that made the current version: a
+        retry of one request (on another node) is answered without a second change.
+        """
         versions = ["*"] if condition.any_version else [str(v) for v in sorted(condition.versions)]
         reply: list[Any] = await self._update(
             keys=[f"order:{order_id}"],
-            args=[user, order.item, order.quantity, now, *(versions or ["none"])],
-        )
-        if reply[0] == "updated":
+            args=[
+                user, order.item, order.quantity, now, retry.request_id, retry.fingerprint,
+                *(versions or ["none"]),
+            ],
+        )  # fmt: skip
+        if reply[0] in {"updated", "replayed"}:
             flat = reply[1]
-            return Update("updated", dict(zip(flat[::2], flat[1::2], strict=True)))
+            return Update(reply[0], dict(zip(flat[::2], flat[1::2], strict=True)))
         return Update(reply[0])
 
     # idempotency -----------------------------------------------------------------------------

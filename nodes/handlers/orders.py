@@ -23,7 +23,14 @@ from nodes.errors import (
 )
 from nodes.handlers.common import json_response, read_json, require_self, valid_id
 from nodes.idempotency import Decision
-from nodes.orders import etag, none_match, parse_if_match, public_order, validate_order
+from nodes.orders import (
+    RetryIdentity,
+    etag,
+    none_match,
+    parse_if_match,
+    public_order,
+    validate_order,
+)
 from nodes.state import CONFIG, METRICS, REQUEST_ID, STORE
 from nodes.store import NewOrder, Reservation, StoredResponse
 
@@ -194,9 +201,13 @@ async def update_order(request: web.Request) -> web.Response:
     header = request.headers.get("If-Match")
     if header is None:
         raise PreconditionRequired("PUT needs an If-Match header with the order's ETag")
-    order = validate_order(await read_json(request))
+    body = await read_json(request)
+    order = validate_order(body)
+    retry = RetryIdentity(
+        _retry_request_id(request), idempotency.fingerprint(request.method, request.path, body)
+    )
     update = await request.app[STORE].update_order(
-        order_id, claims.sub, order, _now(), parse_if_match(header)
+        order_id, claims.sub, order, _now(), parse_if_match(header), retry
     )
     if update.outcome == "missing":
         raise NotFound(f"no order {order_id!r}")
@@ -205,6 +216,14 @@ async def update_order(request: web.Request) -> web.Response:
     if update.outcome == "stale":
         raise PreconditionFailed("the order has changed since this ETag; GET it again")
     assert update.order is not None
-    return json_response(
-        public_order(update.order), headers={"ETag": etag(update.order["version"])}
-    )
+    headers = {"ETag": etag(update.order["version"])}
+    if update.outcome == "replayed":
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(public_order(update.order), headers=headers)
+
+
+def _retry_request_id(request: web.Request) -> str:
+    """The request id when the client or the balancer set it (the same on every retry of one
+    request); empty when the node made one up, so that it can never match a stored one."""
+    incoming = request.headers.get("X-Request-ID")
+    return incoming if incoming is not None and incoming == request[REQUEST_ID] else ""

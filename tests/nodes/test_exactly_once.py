@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from nodes.idempotency import decide, fingerprint
-from nodes.orders import OrderInput
+from nodes.orders import OrderInput, RetryIdentity, is_retry_of_last_update, parse_if_match
 from nodes.state import STORE
 from nodes.store import NewOrder, Store, StoredResponse, StoreUnavailable, idem_keys
 from tests.nodes.helpers import bearer
@@ -220,3 +220,93 @@ async def test_a_failed_release_is_logged_with_the_request_id(
     assert record.levelno == logging.WARNING
     assert record.__dict__["request_id"] == "release-test-1"
     assert "StoreUnavailable" in record.__dict__["error"]
+
+
+async def put(api: Client, location: str, auth: dict[str, str], body: Any, **headers: str) -> Any:
+    return await api.put(location, json=body, headers={**auth, **headers})
+
+
+async def test_a_retried_put_after_the_first_try_applied_is_200_not_412(api: Client) -> None:
+    # The balancer retries a PUT on another node when the first node answered late or 503
+    # after it applied the update; the retry keeps the request's X-Request-ID.
+    auth = await bearer(api)
+    location = (await create_via(api, auth)).headers["Location"]
+    change = {"item": "pen", "quantity": 3}
+    first = await put(api, location, auth, change, **{"If-Match": '"v1"', "X-Request-ID": "r-1"})
+    retry = await put(api, location, auth, change, **{"If-Match": '"v1"', "X-Request-ID": "r-1"})
+    assert (first.status, retry.status) == (200, 200), await retry.text()
+    assert first.headers["ETag"] == retry.headers["ETag"] == '"v2"'
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert await retry.json() == await first.json()
+    current = await (await api.get(location, headers=auth)).json()
+    assert current["version"] == 2 and current["quantity"] == 3
+
+
+async def test_a_stale_put_that_is_not_a_retry_is_still_412(api: Client) -> None:
+    auth = await bearer(api)
+    location = (await create_via(api, auth)).headers["Location"]
+    change = {"item": "pen", "quantity": 3}
+    ok = await put(api, location, auth, change, **{"If-Match": '"v1"', "X-Request-ID": "r-1"})
+    assert ok.status == 200
+    others = [
+        {"If-Match": '"v1"', "X-Request-ID": "r-2"},  # another request id
+        {"If-Match": '"v1"'},  # no id: the node makes a fresh one
+    ]
+    for headers in others:
+        assert (await put(api, location, auth, change, **headers)).status == 412
+    other_body = {"item": "pen", "quantity": 4}
+    reused = await put(
+        api, location, auth, other_body, **{"If-Match": '"v1"', "X-Request-ID": "r-1"}
+    )
+    assert reused.status == 412
+    # Once another update came between, the first request's retry is stale like any other.
+    assert (await put(api, location, auth, change, **{"If-Match": '"v2"'})).status == 200
+    late = await put(api, location, auth, change, **{"If-Match": '"v1"', "X-Request-ID": "r-1"})
+    assert late.status == 412
+    current = await (await api.get(location, headers=auth)).json()
+    assert current["version"] == 3
+
+
+async def create_via(api: Client, auth: dict[str, str]) -> Any:
+    created = await api.post(
+        "/users/alice/orders", json=ORDER, headers={**auth, "Idempotency-Key": "put-test"}
+    )
+    assert created.status == 201
+    return created
+
+
+@pytest.mark.parametrize(
+    ("last", "this", "if_match"),
+    [
+        (RetryIdentity("r1", "f"), RetryIdentity("r1", "f"), '"v1"'),
+        (RetryIdentity("r1", "f"), RetryIdentity("r1", "f"), "*"),
+        (RetryIdentity("r1", "f"), RetryIdentity("r1", "f"), '"v2"'),
+        (RetryIdentity("r1", "f"), RetryIdentity("r1", "f"), "garbage"),
+        (RetryIdentity("r1", "f"), RetryIdentity("r2", "f"), '"v1"'),
+        (RetryIdentity("r1", "f"), RetryIdentity("r1", "g"), '"v1"'),
+        (RetryIdentity("", "f"), RetryIdentity("", "f"), '"v1"'),
+    ],
+)
+async def test_update_script_replays_exactly_when_the_decision_says(
+    store: Store, last: RetryIdentity, this: RetryIdentity, if_match: str
+) -> None:
+    await store.redis.hset(
+        "order:o1",
+        mapping={"id": "o1", "user": "alice", "item": "a", "quantity": 1, "version": 1,
+                 "created_at": "t", "updated_at": "t"},
+    )  # fmt: skip
+    condition = parse_if_match(if_match)
+    made = await store.update_order(
+        "o1", "alice", OrderInput("b", 2), "t2", parse_if_match("*"), last
+    )
+    assert made.outcome == "updated"
+    again = await store.update_order("o1", "alice", OrderInput("b", 2), "t3", condition, this)
+    expected = is_retry_of_last_update(2, last, this, condition)
+    if expected:
+        assert again.outcome == "replayed"
+    elif condition.allows(2):
+        assert again.outcome == "updated"
+    else:
+        assert again.outcome == "stale"
+    version = await store.redis.hget("order:o1", "version")
+    assert version == ("2" if again.outcome != "updated" else "3")

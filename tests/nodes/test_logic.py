@@ -10,7 +10,15 @@ from nodes.auth import bearer_token, challenge
 from nodes.errors import BadRequest
 from nodes.idempotency import Decision, decide, fingerprint, parse_key, retry_after
 from nodes.middleware import pick_request_id
-from nodes.orders import OrderInput, etag, none_match, parse_if_match, validate_order
+from nodes.orders import (
+    OrderInput,
+    RetryIdentity,
+    etag,
+    is_retry_of_last_update,
+    none_match,
+    parse_if_match,
+    validate_order,
+)
 
 # --- idempotency ---------------------------------------------------------------------------
 
@@ -113,6 +121,29 @@ def test_etags_are_strong_and_follow_the_version() -> None:
 )
 def test_if_match(header: str, version: int, allowed: bool) -> None:
     assert parse_if_match(header).allows(version) is allowed
+
+
+RID = RetryIdentity("r1", "fp1")
+
+
+@pytest.mark.parametrize(
+    ("last", "this", "if_match", "retry"),
+    [
+        (RID, RID, '"v1"', True),  # the first try made v2; its answer was lost
+        (RID, RID, "*", True),
+        (RID, RID, '"v0", "v1"', True),
+        (RID, RID, '"v2"', False),  # names the current version: a new update, not a retry
+        (RID, RID, '"v0"', False),  # another update came between
+        (RID, RetryIdentity("r2", "fp1"), '"v1"', False),  # another request
+        (RID, RetryIdentity("r1", "fp2"), '"v1"', False),  # the same id with another body
+        (RetryIdentity(), RetryIdentity("", "fp1"), '"v1"', False),  # no id: node-made
+        (RetryIdentity("", "fp1"), RetryIdentity("", "fp1"), '"v1"', False),
+    ],
+)
+def test_a_put_is_a_retry_only_of_the_update_that_made_the_version(
+    last: RetryIdentity, this: RetryIdentity, if_match: str, retry: bool
+) -> None:
+    assert is_retry_of_last_update(2, last, this, parse_if_match(if_match)) is retry
 
 
 def test_if_none_match_uses_weak_comparison() -> None:

@@ -226,6 +226,14 @@ async def put(api: Client, location: str, auth: dict[str, str], body: Any, **hea
     return await api.put(location, json=body, headers={**auth, **headers})
 
 
+async def create_via(api: Client, auth: dict[str, str]) -> Any:
+    created = await api.post(
+        "/users/alice/orders", json=ORDER, headers={**auth, "Idempotency-Key": "put-test"}
+    )
+    assert created.status == 201
+    return created
+
+
 async def test_a_retried_put_after_the_first_try_applied_is_200_not_412(api: Client) -> None:
     # The balancer retries a PUT on another node when the first node answered late or 503
     # after it applied the update; the retry keeps the request's X-Request-ID.
@@ -265,14 +273,6 @@ async def test_a_stale_put_that_is_not_a_retry_is_still_412(api: Client) -> None
     assert late.status == 412
     current = await (await api.get(location, headers=auth)).json()
     assert current["version"] == 3
-
-
-async def create_via(api: Client, auth: dict[str, str]) -> Any:
-    created = await api.post(
-        "/users/alice/orders", json=ORDER, headers={**auth, "Idempotency-Key": "put-test"}
-    )
-    assert created.status == 201
-    return created
 
 
 @pytest.mark.parametrize(

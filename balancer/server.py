@@ -22,9 +22,10 @@ from typing import cast
 import httptools
 
 from balancer import admin
+from balancer.answers import body_detail, header_detail, local_answer, timeout_detail
 from balancer.context import Proxy
 from balancer.exchange import Exchange
-from balancer.headers import Forward, rewrite_request, status_line
+from balancer.headers import Forward, rewrite_request
 from balancer.request import Request
 from cluster.problem import PROBLEM_CONTENT_TYPE, problem_bytes
 
@@ -133,8 +134,7 @@ class ClientProtocol(asyncio.Protocol):
         elif self.in_head and not mid_head:
             self.transport.close()  # idle keep-alive: nothing to say
         else:
-            what = "request head" if mid_head else "request body"
-            self._reject(_Rejected(408, _timeout_detail(what, timeout, mid_head)))
+            self._reject(_Rejected(408, timeout_detail(mid_head, timeout)))
 
     def _went_idle(self) -> None:
         """Nothing in flight any more: an idle wait is timed from now (a head's from its start)."""
@@ -154,7 +154,7 @@ class ClientProtocol(asyncio.Protocol):
             self.head_size += len(data)
         try:
             if self.in_head and self.head_size > 2 * limit + 4096:
-                raise _Rejected(431, _header_detail(limit), limit=limit)
+                raise _Rejected(431, header_detail(limit), limit=limit)
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
@@ -176,6 +176,8 @@ class ClientProtocol(asyncio.Protocol):
             self.queue.clear()
             return  # the in-flight response ends the connection
         self.respond_problem(exc.status, exc.detail, b"", [], False, **exc.extra)
+        local = self.proxy.stats.local
+        local[exc.status] = local.get(exc.status, 0) + 1
         if self.transport is not None:
             self.transport.close()
 
@@ -187,17 +189,17 @@ class ClientProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self.head_count += len(name) + len(value) + 4
         if self.head_count > self.max_header:
-            raise _Rejected(431, _header_detail(self.max_header), limit=self.max_header)
+            raise _Rejected(431, header_detail(self.max_header), limit=self.max_header)
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self.in_head = False
         if self.head_count > self.max_header:  # a long URL and few headers
-            raise _Rejected(431, _header_detail(self.max_header), limit=self.max_header)
+            raise _Rejected(431, header_detail(self.max_header), limit=self.max_header)
         self.forward = forward = rewrite_request(self.headers, self.client_ip)
         limit = self.proxy.config.max_body
         if forward.content_length > limit:
-            raise _Rejected(413, _body_detail(limit), limit=limit)
+            raise _Rejected(413, body_detail(limit), limit=limit)
         if forward.expect_continue and self.exchange is None:
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
@@ -206,7 +208,7 @@ class ClientProtocol(asyncio.Protocol):
         self.body_size += len(body)
         limit = self.proxy.config.max_body
         if self.body_size > limit:
-            raise _Rejected(413, _body_detail(limit), limit=limit)
+            raise _Rejected(413, body_detail(limit), limit=limit)
         self.body.append(body)
 
     def on_message_complete(self) -> None:
@@ -278,33 +280,9 @@ class ClientProtocol(asyncio.Protocol):
         extra: list[tuple[bytes, bytes]],
         head_only: bool = False,
     ) -> None:
-        """An answer of the balancer's own; for HEAD (``head_only``) the body's length only."""
-        lines = [status_line(status), b"X-Served-By: balancer\r\n"]
-        lines += (b"Content-Type: ", content_type, b"\r\nContent-Length: %d\r\n" % len(body))
-        if request_id:
-            lines += (b"X-Request-ID: ", request_id, b"\r\n")
-        for name, value in extra:
-            lines += (name, b": ", value, b"\r\n")
-        if self.close_after or self.proxy.closing:
-            self.close_after = True
-            lines.append(b"Connection: close\r\n")
-        lines.append(b"\r\n")
-        if not head_only:
-            lines.append(body)
-        self.write(b"".join(lines))
-
-
-def _header_detail(limit: int) -> str:
-    return (
-        f"the request line and headers exceed BALANCER_MAX_HEADER={limit} bytes "
-        "(an oversized Authorization token is the usual cause)"
-    )
-
-
-def _timeout_detail(what: str, timeout: float, head: bool) -> str:
-    setting = "BALANCER_CLIENT_HEADER_TIMEOUT" if head else "BALANCER_CLIENT_IDLE_TIMEOUT"
-    return f"the {what} did not arrive within {setting}={timeout:g} seconds"
-
-
-def _body_detail(limit: int) -> str:
-    return f"the request body exceeds BALANCER_MAX_BODY={limit} bytes"
+        """An answer of the balancer's own (see ``answers``)."""
+        close = self.close_after = self.close_after or self.proxy.closing
+        answer = local_answer(
+            status, content_type, body, request_id, extra, head_only=head_only, close=close
+        )
+        self.write(answer)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from balancer.headers import filter_response, response_head
 from balancer.request import Request
-from balancer.retry import EJECTING, NEVER_SENT, Decision, Outcome, decide
+from balancer.retry import EJECTING, Decision, Outcome, decide, give_up
 from balancer.upstream import UpstreamProtocol
 
 if TYPE_CHECKING:
@@ -295,14 +295,7 @@ class Exchange:
         self._finish(self.status)
 
     def _give_up(self, outcome: Outcome | None) -> None:
-        if outcome is None:
-            status, detail = 503, "no backend is up"
-        elif outcome in NEVER_SENT:
-            status, detail = 503, "no backend could be reached"
-        elif outcome is Outcome.TIMEOUT:
-            status, detail = 504, "the backend did not answer in time"
-        else:
-            status, detail = 502, f"the backend failed ({outcome.value})"
+        status, detail = give_up(outcome)
         extra: list[tuple[bytes, bytes]] = []
         if status == 503:
             extra.append((b"Retry-After", b"1"))

@@ -75,6 +75,17 @@ def decide(
     return Decision(True, "retry")
 
 
+def give_up(outcome: Outcome | None) -> tuple[int, str]:
+    """What the client gets when no attempt (``None``: not one could be made) succeeded."""
+    if outcome is None:
+        return 503, "no backend is up"
+    if outcome in NEVER_SENT:
+        return 503, "no backend could be reached"
+    if outcome is Outcome.TIMEOUT:
+        return 504, "the backend did not answer in time"
+    return 502, f"the backend failed ({outcome.value})"
+
+
 class RetryBudget:
     """How many retries the balancer may make: a share of recent requests, plus a reserve.
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from balancer.retry import Outcome, RetryBudget, decide
+from balancer.retry import Outcome, RetryBudget, decide, give_up
 
 Out = Outcome
 BASE = {
@@ -100,3 +100,19 @@ def test_budget_forgets_what_left_the_window() -> None:
     budget.deposit(5.0)
     budget.deposit(5.0)
     assert budget.available(5.0)  # the old retries left with their requests
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status"),
+    [
+        (None, 503),
+        (Out.CONNECT_FAILED, 503),
+        (Out.CONNECT_TIMEOUT, 503),
+        (Out.TIMEOUT, 504),
+        (Out.RESET, 502),
+        (Out.BAD_RESPONSE, 502),
+    ],
+)
+def test_what_the_client_gets_when_the_balancer_gives_up(outcome: Out | None, status: int) -> None:
+    got, detail = give_up(outcome)
+    assert got == status and detail

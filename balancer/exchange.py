@@ -48,7 +48,6 @@ class Exchange:
         "retrying",
         "started",
         "status",
-        "timer",
         "tried",
         "until_close",
     )
@@ -62,7 +61,6 @@ class Exchange:
         self.tried: list[Backend] = []
         self.backend: Backend | None = None
         self.conn: UpstreamProtocol | None = None
-        self.timer: asyncio.TimerHandle | None = None
         self.started = False  # a byte of the response went to the client
         self.done = False
         self.retrying = False
@@ -120,7 +118,12 @@ class Exchange:
             assert self.backend is not None
             payload = self.request.payload(self.backend.authority)
         conn.send(self, payload)
-        self.timer = self.proxy.loop.call_later(self.proxy.config.try_timeout, self._on_timer)
+        # The per-try timer belongs to the connection and is not cancelled per request (see
+        # ``on_timer``): the wait is timed from now, and from the last byte once started.
+        proxy = self.proxy
+        self.last_activity = proxy.loop.time()
+        if conn.timer is None:
+            conn.timer = proxy.loop.call_later(proxy.config.try_timeout, conn.on_timer)
 
     def _decide(self, outcome: Outcome) -> Decision:
         proxy = self.proxy
@@ -141,7 +144,6 @@ class Exchange:
 
     def _failed(self, outcome: Outcome) -> None:
         """The attempt failed before any byte went to the client."""
-        self._cancel_timer()
         backend = self.backend
         assert backend is not None
         backend.in_flight -= 1
@@ -164,27 +166,25 @@ class Exchange:
             self.proxy.active_retries += 1
         self._attempt()
 
-    def _on_timer(self) -> None:
-        self.timer = None
-        conn = self.conn
-        if conn is None:
-            return
-        if not self.started:
-            conn.detach()
-            self._failed(Outcome.TIMEOUT)
-            return
-        idle = self.proxy.loop.time() - self.last_activity
+    def on_timer(self, conn: UpstreamProtocol) -> None:
+        """The connection's timer fired while this attempt owns it: time out, or wait on.
+
+        The timer is armed once per connection and re-armed here, never cancelled per request
+        (a ``call_later`` and a cancel per request cost more than the rest of the timing): it
+        fires no later than the deadline of the attempt it was armed for, and an attempt sent
+        after that one has a later deadline, which this checks and waits for.
+        """
+        loop = self.proxy.loop
         timeout = self.proxy.config.try_timeout
-        if idle < timeout:
-            self.timer = self.proxy.loop.call_later(timeout - idle, self._on_timer)
+        left = self.last_activity + timeout - loop.time()
+        if left > 0:  # not yet: the request was sent, or its last byte came, since arming
+            conn.timer = loop.call_later(left, conn.on_timer)
             return
         conn.detach()
-        self._truncated(Outcome.TIMEOUT)
-
-    def _cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if self.started:
+            self._truncated(Outcome.TIMEOUT)
+        else:
+            self._failed(Outcome.TIMEOUT)
 
     # -- events from the upstream connection -------------------------------------------------
     def on_head(
@@ -198,7 +198,6 @@ class Exchange:
             decision = self._decide(outcome)
             self._note(backend, outcome.value, decision)
             if decision.retry:
-                self._cancel_timer()
                 conn.detach()
                 backend.in_flight -= 1
                 self._retry()
@@ -243,7 +242,6 @@ class Exchange:
             self.last_activity = self.proxy.loop.time()
 
     def on_complete(self, conn: UpstreamProtocol, keep_alive: bool) -> None:
-        self._cancel_timer()
         if self.chunked:
             self.out.append(b"0\r\n\r\n")
         self.flush()
@@ -273,7 +271,6 @@ class Exchange:
     # -- endings -----------------------------------------------------------------------------
     def client_gone(self) -> None:
         """The client left mid-response: stop reading the backend, which did nothing wrong."""
-        self._cancel_timer()
         conn = self.conn
         if conn is not None:
             conn.detach()
@@ -284,7 +281,6 @@ class Exchange:
 
     def _truncated(self, outcome: Outcome) -> None:
         """The backend failed mid-response: the client connection is cut (nothing can be redone)."""
-        self._cancel_timer()
         backend = self.backend
         assert backend is not None
         backend.in_flight -= 1

@@ -26,6 +26,7 @@ class UpstreamProtocol(asyncio.Protocol):
         "idle_since",
         "parser",
         "paused",
+        "timer",
         "transport",
     )
 
@@ -38,6 +39,8 @@ class UpstreamProtocol(asyncio.Protocol):
         self.closed = False
         self.paused = False
         self.idle_since = 0.0
+        # The per-try timer, armed by the exchange that sends (see ``Exchange.on_timer``).
+        self.timer: asyncio.TimerHandle | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -45,6 +48,7 @@ class UpstreamProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._cancel_timer()
         exchange, self.exchange = self.exchange, None
         if exchange is not None:
             exchange.on_upstream_lost(self)
@@ -79,8 +83,20 @@ class UpstreamProtocol(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        self._cancel_timer()
         if self.transport is not None:
             self.transport.close()
+
+    def on_timer(self) -> None:
+        self.timer = None
+        exchange = self.exchange
+        if exchange is not None and not self.closed:
+            exchange.on_timer(self)
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     # -- bytes in ----------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import random
 import re
+from binascii import hexlify
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -58,12 +59,12 @@ _HEX_ID = re.compile(rb"[0-9a-f]{16}|[0-9a-f]{32}")
 _ZERO_TRACE = b"0" * 32
 
 
-_random = random.Random(os.urandom(32))
+_getrandbits = random.Random(os.urandom(32)).getrandbits
 
 
 def random_hex(nbytes: int) -> bytes:
     """Random hex for request and trace ids: unique, not secret, so no syscall per request."""
-    return b"%0*x" % (nbytes * 2, _random.getrandbits(nbytes * 8))
+    return hexlify(_getrandbits(nbytes * 8).to_bytes(nbytes, "big"))  # 3x '%x' formatting
 
 
 class Forward:
@@ -167,6 +168,20 @@ def _trace_lines(
     fresh: bytes,
     new_hex: Callable[[int], bytes],
 ) -> tuple[bytes, ...]:
+    if traceparent is None and b3_trace is None:  # the common case: a new trace
+        fresh = fresh or new_hex(24)
+        trace, span = fresh[:32], fresh[32:48]
+        return (
+            b"traceparent: 00-",
+            trace,
+            b"-",
+            span,
+            b"-01\r\nX-B3-TraceId: ",
+            trace,
+            b"\r\nX-B3-SpanId: ",
+            span,
+            b"\r\n",
+        )
     match = _TRACEPARENT.fullmatch(traceparent) if traceparent else None
     if match is not None and match.group(1) != _ZERO_TRACE:
         trace, span, parent = match.group(1), match.group(2), match.group(0)

@@ -75,10 +75,10 @@ chaos: $(STAMP)  ## chaos-kill against the running cluster (INTERVAL, COUNT, SIG
 	  --restart-after 2 --events reports/chaos.jsonl
 
 bench-balancer: $(STAMP)  ## this balancer vs HAProxy (and nginx) vs direct, same load generator
-	$(BIN)/python -m loadtest.bench_balancer $(BENCH_ARGS)
+	$(BIN)/python -m loadtest.bench.balancer $(BENCH_ARGS)
 
 bench-node: $(STAMP)  ## one node (JWT GET /whoami, /healthz) next to a bare aiohttp handler
-	$(BIN)/python -m loadtest.bench_node $(BENCH_ARGS)
+	$(BIN)/python -m loadtest.bench.node $(BENCH_ARGS)
 
 paradox: $(STAMP)  ## the revocation modes measured side by side
 	$(BIN)/paradox $(PARADOX_ARGS)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from balancer.app import create_balancer
 from balancer.config import BalancerConfig, ConfigError
-from cluster import jsonlog
+from servicekit import jsonlog
 
 
 async def serve(config: BalancerConfig) -> None:

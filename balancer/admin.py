@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from balancer.context import LATENCY_BUCKETS, Proxy
 from balancer.health import State
-from cluster.problem import PROBLEM_CONTENT_TYPE, problem_bytes
+from servicekit.problem import PROBLEM_CONTENT_TYPE, problem_bytes
 
 JSON = b"application/json"
 PROM = b"text/plain; version=0.0.4; charset=utf-8"

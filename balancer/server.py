@@ -27,7 +27,7 @@ from balancer.context import Proxy
 from balancer.exchange import Exchange
 from balancer.headers import Forward, rewrite_request
 from balancer.request import Request
-from cluster.problem import PROBLEM_CONTENT_TYPE, problem_bytes
+from servicekit.problem import PROBLEM_CONTENT_TYPE, problem_bytes
 
 log = logging.getLogger("balancer.server")
 

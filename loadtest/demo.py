@@ -27,10 +27,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from cluster.chaos.plan import parse_seconds
 from cluster.config import ClusterConfig
 from cluster.runtime import ClusterError, ClusterStatus, Runtime, get_runtime
 from loadtest import report
-from loadtest.chaos_plan import parse_seconds
 from loadtest.verify import verify
 
 HERE = Path(__file__).resolve().parent
@@ -71,7 +71,7 @@ def chaos_command(
 ) -> list[str]:
     """One SIGKILL, one SIGTERM, one SIGSTOP, another SIGKILL; one node down at a time."""
     return [
-        sys.executable, "-m", "loadtest.chaos", "--runtime", runtime,
+        sys.executable, "-m", "cluster.chaos.kill", "--runtime", runtime,
         "--state-dir", str(state_dir), "--interval", f"{settings.chaos_interval:.1f}",
         "--count", "4", "--signal", "KILL,TERM,STOP,KILL", "--restart-after", "2",
         "--pause-for", "4", "--min-alive", str(max(1, settings.nodes - 1)),

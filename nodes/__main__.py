@@ -8,10 +8,10 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from cluster import jsonlog
 from nodes.config import ConfigError, NodeConfig
 from nodes.lifecycle import CannotListen, serve
 from nodes.logs import buffer_logs, drain_all, fast_records, keep_draining
+from servicekit import jsonlog
 
 
 async def _serve_with_logs(config: NodeConfig) -> None:

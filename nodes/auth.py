@@ -11,7 +11,7 @@ import re
 from aiohttp import web
 
 from nodes.errors import Unauthorized, Unavailable
-from nodes.revocation import RevocationUnavailable, TokenRef
+from nodes.revocation.base import RevocationUnavailable, TokenRef
 from nodes.state import METRICS, REVOCATION, VERIFIED
 from nodes.tokens import Claims, InvalidToken
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from nodes.revocation import MODES
+from nodes.revocation.base import MODES
 
 MIN_SECRET_BYTES = 32
 _T = TypeVar("_T", int, float)

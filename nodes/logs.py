@@ -1,6 +1,6 @@
 """Log lines are buffered in memory and written a few times a second, not once per request.
 
-``cluster.jsonlog`` renders one JSON object per line on stderr, and ``logging.StreamHandler``
+``servicekit.jsonlog`` renders one JSON object per line on stderr, and ``logging.StreamHandler``
 writes and flushes every record. On the loop that is one blocking ``write`` per request:
 measured on the 2-core test machine, with stderr on a file, authenticated ``/whoami`` fell from
 about 1500 to about 260 requests/s. A writer thread instead costs GIL hand-offs on every
@@ -10,7 +10,7 @@ calls ``drain()`` every ``FLUSH_SECONDS`` and at exit (a SIGKILL loses at most t
 Rendering a record is the other cost (about a fifth of a ``/healthz`` request's CPU, profiled with
 py-spy): ``fast_records()`` turns off what ``logging`` collects for every record and no JSON line
 shows (caller, thread, process), and ``FastJsonFormatter`` writes exactly the lines of
-``cluster.jsonlog.JsonFormatter`` with less work per record.
+``servicekit.jsonlog.JsonFormatter`` with less work per record.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any, TextIO
 
-from cluster.jsonlog import JsonFormatter
+from servicekit.jsonlog import JsonFormatter
 
 FLUSH_SECONDS = 0.2
 #: A burst beyond this many lines is written at once rather than held in memory.
@@ -88,7 +88,7 @@ class FastJsonFormatter(JsonFormatter):
         return self._encode(entry)
 
 
-# Attributes every LogRecord has (the same set as ``cluster.jsonlog``'s).
+# Attributes every LogRecord has (the same set as ``servicekit.jsonlog``'s).
 _RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
@@ -104,7 +104,7 @@ def fast_records(service: str, instance: str) -> None:
 
 
 def buffer_logs() -> list[BufferedLogStream]:
-    """Buffer the root logger's plain stream handlers (``cluster.jsonlog`` installs one; the
+    """Buffer the root logger's plain stream handlers (``servicekit.jsonlog`` installs one; the
     subclasses that test tools install are left alone); returns the buffers to drain."""
     buffers = []
     for handler in logging.getLogger().handlers:

@@ -20,10 +20,10 @@ from aiohttp.typedefs import Handler
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from cluster.problem import problem_response
 from nodes.errors import ApiError
 from nodes.state import CONFIG, METRICS, READINESS, REQUEST_ID
 from nodes.store import StoreUnavailable
+from servicekit.problem import problem_response
 
 log = logging.getLogger("nodes.access")
 errors_log = logging.getLogger("nodes.errors")

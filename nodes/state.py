@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from nodes.config import NodeConfig
 from nodes.metrics import Metrics
-from nodes.revocation import Revocation
+from nodes.revocation.base import Revocation
 from nodes.store import Store
 from nodes.token_cache import VerifiedTokens
 from nodes.tokens import TokenSettings

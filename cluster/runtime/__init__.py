@@ -173,9 +173,9 @@ class Runtime(ABC):
 
 
 def _docker_module() -> ModuleType | None:
-    if importlib.util.find_spec("cluster.runtime.docker") is None:
+    if importlib.util.find_spec("cluster.runtime.docker.runtime") is None:
         return None
-    return importlib.import_module("cluster.runtime.docker")
+    return importlib.import_module("cluster.runtime.docker.runtime")
 
 
 def docker_engine_answers(timeout: float = 2.0) -> bool:
@@ -218,7 +218,7 @@ def find_runtime(requested: str, config: ClusterConfig) -> tuple[Runtime, str]:
 
 def get_runtime(requested: str, config: ClusterConfig) -> tuple[Runtime, str]:
     """The runtime for ``requested`` (``auto``, ``local`` or ``docker``) and why it was chosen."""
-    docker_built = importlib.util.find_spec("cluster.runtime.docker") is not None
+    docker_built = importlib.util.find_spec("cluster.runtime.docker.runtime") is not None
     engine = docker_built and requested == "auto" and docker_engine_answers()
     chosen, reason = choose_runtime(requested, docker_built, engine)
     if chosen == "local":

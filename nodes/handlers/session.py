@@ -11,7 +11,7 @@ from nodes.auth import authenticate, challenge
 from nodes.errors import BadRequest, Unauthorized, Unavailable
 from nodes.handlers.common import json_response, read_json, valid_id
 from nodes.passwords import verify_password
-from nodes.revocation import RevocationUnavailable, TokenRef
+from nodes.revocation.base import RevocationUnavailable, TokenRef
 from nodes.state import CONFIG, DUMMY_HASH, METRICS, REVOCATION, STORE, TOKENS
 from nodes.tokens import Claims, issue_token
 

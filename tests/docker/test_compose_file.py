@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster.runtime.docker_compose import Compose
+from cluster.runtime.docker.compose import Compose
 from tests.support import require
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "compose" / "compose.yaml"

@@ -25,9 +25,9 @@ import pytest
 
 from cluster.config import ClusterConfig
 from cluster.runtime import NodeState, docker_engine_answers
-from cluster.runtime.docker import DockerRuntime
-from cluster.runtime.docker_config import DockerSettings
-from cluster.runtime.docker_model import label_filter
+from cluster.runtime.docker.config import DockerSettings
+from cluster.runtime.docker.model import label_filter
+from cluster.runtime.docker.runtime import DockerRuntime
 from loadtest.verify import check_orders, fetch_orders
 from tests.cluster.support import ACCOUNTS, LoadLoop, LoadResult
 from tests.support import free_port, require
@@ -189,7 +189,7 @@ def test_chaos_kill_partitions_pauses_and_kills_containers_under_load(
         "CLUSTER_BALANCER_PORT": str(runtime.config.balancer_port),
     }
     command = [
-        sys.executable, "-m", "loadtest.chaos", "--runtime", "docker",
+        sys.executable, "-m", "cluster.chaos.kill", "--runtime", "docker",
         "--state-dir", str(runtime.config.state_dir), "--signal", "PARTITION,STOP,KILL",
         "--count", "3", "--interval", "5", "--pause-for", "3", "--restart-after", "2",
         "--min-alive", "2", "--seed", "5", "--events", str(events),

@@ -8,8 +8,8 @@ import pytest
 
 from cluster.config import ConfigError
 from cluster.runtime import NodeState, RuntimeUnavailable
-from cluster.runtime.docker_config import DEFAULT_COMPOSE_FILE, DockerSettings
-from cluster.runtime.docker_model import (
+from cluster.runtime.docker.config import DEFAULT_COMPOSE_FILE, DockerSettings
+from cluster.runtime.docker.model import (
     choose_image,
     compose_command,
     compose_env,

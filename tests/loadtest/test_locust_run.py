@@ -32,7 +32,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
 
 
 def chaos_kill(cluster: LocalRuntime, *args: str) -> list[str]:
-    return [sys.executable, "-m", "loadtest.chaos", "--runtime", "local",
+    return [sys.executable, "-m", "cluster.chaos.kill", "--runtime", "local",
             "--state-dir", str(cluster.config.state_dir), *args]  # fmt: skip
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from cluster.jsonlog import JsonFormatter
 from nodes import logs
 from nodes.logs import FastJsonFormatter, buffer_logs, drain_all, fast_records
+from servicekit.jsonlog import JsonFormatter
 
 
 @pytest.fixture

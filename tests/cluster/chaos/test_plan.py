@@ -7,14 +7,14 @@ import re
 
 import pytest
 
-from cluster.runtime import NodeInfo, NodeState
-from loadtest.chaos_plan import (
+from cluster.chaos.plan import (
     choose_target,
     finished,
     parse_seconds,
     parse_signals,
     signal_for,
 )
+from cluster.runtime import NodeInfo, NodeState
 
 
 def nodes(*states: NodeState) -> list[NodeInfo]:

@@ -36,9 +36,9 @@ from cluster.runtime import (
     UnknownNode,
     procs,
 )
-from cluster.runtime.docker_compose import Compose, docker_client, ensure_shared_secret
-from cluster.runtime.docker_config import REDIS_CANDIDATES, DockerSettings
-from cluster.runtime.docker_model import (
+from cluster.runtime.docker.compose import Compose, docker_client, ensure_shared_secret
+from cluster.runtime.docker.config import REDIS_CANDIDATES, DockerSettings
+from cluster.runtime.docker.model import (
     BALANCER_SERVICE,
     NETWORK,
     NODE_SERVICE,
@@ -56,7 +56,7 @@ from cluster.runtime.docker_model import (
     ready,
 )
 
-log = logging.getLogger("cluster.runtime.docker")
+log = logging.getLogger("cluster.runtime.docker.runtime")
 
 #: Chaos actions beyond the seam's ``SIGNALS``.
 EXTRA_ACTIONS = ("PARTITION", "HEAL")

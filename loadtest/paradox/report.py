@@ -15,7 +15,7 @@ matplotlib.use("Agg")  # files only, no display
 
 import matplotlib.pyplot as plt
 
-from loadtest.paradox_stats import (
+from loadtest.paradox.stats import (
     ModeResult,
     best_run,
     percentile,

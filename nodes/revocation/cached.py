@@ -25,9 +25,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from nodes.revocation import Revocation, RevocationSettings, RevocationUnavailable, TokenRef
-from nodes.revocation_guard import LogThrottle
-from nodes.revocation_store import (
+from nodes.revocation.base import Revocation, RevocationSettings, RevocationUnavailable, TokenRef
+from nodes.revocation.guard import LogThrottle
+from nodes.revocation.store import (
     CHANNEL,
     REDIS_FAILURES,
     Event,
@@ -39,7 +39,7 @@ from nodes.revocation_store import (
     describe,
 )
 
-log = logging.getLogger("nodes.revocation")
+log = logging.getLogger("nodes.revocation.base")
 
 MAX_BACKOFF = 0.5  # seconds between reconnect attempts: a loopback refusal costs nothing
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from loadtest.paradox_lane import parse_cpu_seconds
+from loadtest.paradox.lane import parse_cpu_seconds
 
 
 def test_cpu_seconds_add_user_and_system_time() -> None:

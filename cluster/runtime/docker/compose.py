@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.runtime import ClusterError, MissingDependency, RuntimeUnavailable
-from cluster.runtime.docker_model import compose_command
+from cluster.runtime.docker.model import compose_command
 
 
 def _plugin_answers() -> bool:

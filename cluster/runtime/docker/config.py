@@ -1,7 +1,7 @@
 """Settings of the Docker runtime, read once from the environment by ``DockerSettings.from_env``.
 
 The rest (publish port, node count, revocation mode, drain, timeouts, state directory) comes from
-``ClusterConfig``, shared with the local runtime. Nothing else in ``cluster.runtime.docker*``
+``ClusterConfig``, shared with the local runtime. Nothing else in ``cluster.runtime.docker``
 reads ``os.environ``.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from cluster.config import ConfigError
 
 #: compose/compose.yaml of this checkout.
-DEFAULT_COMPOSE_FILE = Path(__file__).resolve().parents[2] / "compose" / "compose.yaml"
+DEFAULT_COMPOSE_FILE = Path(__file__).resolve().parents[3] / "compose" / "compose.yaml"
 DEFAULT_APP_IMAGE = "stateless-cluster/app:latest"
 DEFAULT_PROJECT = "stateless-cluster"
 #: The official image first, then the one compose/build-offline-images.sh builds.

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from loadtest.paradox import main
+from loadtest.paradox.run import main
 from tests.support import RedisServer, require
 
 

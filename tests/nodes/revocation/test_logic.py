@@ -6,11 +6,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from nodes.revocation import MODES, NoRevocation, TokenRef, create_revocation
-from nodes.revocation_cached import CachedRevocation
-from nodes.revocation_denylist import DenylistRevocation, FailOpenDenylistRevocation
-from nodes.revocation_guard import Breaker, BreakerState, LogThrottle
-from nodes.revocation_store import JtiRevoked, NotBefore, RevokedSet, decode_event, encode_event
+from nodes.revocation.base import MODES, NoRevocation, TokenRef, create_revocation
+from nodes.revocation.cached import CachedRevocation
+from nodes.revocation.denylist import DenylistRevocation, FailOpenDenylistRevocation
+from nodes.revocation.guard import Breaker, BreakerState, LogThrottle
+from nodes.revocation.store import JtiRevoked, NotBefore, RevokedSet, decode_event, encode_event
 
 T0 = 1_800_000_000
 

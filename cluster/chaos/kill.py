@@ -32,15 +32,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from cluster.config import ClusterConfig
-from cluster.runtime import ClusterError, NodeState, Runtime, find_runtime
-from loadtest.chaos_plan import (
+from cluster.chaos.plan import (
     choose_target,
     finished,
     parse_seconds,
     parse_signals,
     signal_for,
 )
+from cluster.config import ClusterConfig
+from cluster.runtime import ClusterError, NodeState, Runtime, find_runtime
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-from loadtest.bench_balancer import PY, STUB, child, free_port, measure, wait_http
+from loadtest.bench.balancer import PY, STUB, child, free_port, measure, wait_http
 
 
 def login(base: str, user: str = "alice") -> str:

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from loadtest import wrk
+from loadtest.bench import wrk
 
 PY = sys.executable
 TARGETS = ("direct", "balancer", "haproxy", "nginx")

@@ -131,8 +131,8 @@ def create_revocation(
 ) -> Revocation:
     """The ``Revocation`` for ``mode`` (one of ``MODES``); metrics go into ``registry``."""
     # Imported here: those modules import this one for the base class.
-    from nodes.revocation_cached import CachedRevocation
-    from nodes.revocation_denylist import DenylistRevocation, FailOpenDenylistRevocation
+    from nodes.revocation.cached import CachedRevocation
+    from nodes.revocation.denylist import DenylistRevocation, FailOpenDenylistRevocation
 
     settings = settings or RevocationSettings()
     if mode == "none":

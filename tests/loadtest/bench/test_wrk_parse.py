@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest.wrk import WrkError, parse
+from loadtest.bench.wrk import WrkError, parse
 
 SAMPLE = """Running 10s test @ http://127.0.0.1:8080/healthz
   1 threads and 32 connections

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from loadtest.paradox_stats import Sample
+from loadtest.paradox.stats import Sample
 
 USER, PASSWORD = "alice", "alice-pass"
 

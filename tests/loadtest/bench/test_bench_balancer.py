@@ -27,7 +27,7 @@ def test_bench_runs_every_target(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "loadtest.bench_balancer",
+            "loadtest.bench.balancer",
             "--backends",
             "stub",
             "--rounds",

@@ -26,7 +26,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from nodes.revocation import TokenRef
+from nodes.revocation.base import TokenRef
 
 JTI_PREFIX = "revoked:jti:"
 NBF_PREFIX = "revoked:nbf:"

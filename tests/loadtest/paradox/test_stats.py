@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest.paradox import parse_args
-from loadtest.paradox_stats import (
+from loadtest.paradox.run import parse_args
+from loadtest.paradox.stats import (
     ModeResult,
     Sample,
     Window,

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import aiohttp
 
-from loadtest import wrk
-from loadtest.paradox_lane import Lane, LaneError
-from loadtest.paradox_probe import (
+from loadtest.bench import wrk
+from loadtest.paradox.lane import Lane, LaneError
+from loadtest.paradox.probe import (
     ProbeError,
     login,
     logout,
@@ -43,8 +43,8 @@ from loadtest.paradox_probe import (
     wait_ready,
     whoami,
 )
-from loadtest.paradox_report import write_report
-from loadtest.paradox_stats import ModeResult, recovery_seconds, render_table, table_rows, window
+from loadtest.paradox.report import write_report
+from loadtest.paradox.stats import ModeResult, recovery_seconds, render_table, table_rows, window
 
 MODES = ("none", "denylist", "denylist-fail-open", "cached")
 

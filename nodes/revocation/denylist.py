@@ -17,14 +17,14 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter
 from redis.asyncio import Redis
 
-from nodes.revocation import (
+from nodes.revocation.base import (
     Revocation,
     RevocationSettings,
     RevocationUnavailable,
     TokenRef,
 )
-from nodes.revocation_guard import Breaker, LogThrottle
-from nodes.revocation_store import (
+from nodes.revocation.guard import Breaker, LogThrottle
+from nodes.revocation.store import (
     REDIS_FAILURES,
     Event,
     JtiRevoked,
@@ -33,7 +33,7 @@ from nodes.revocation_store import (
     describe,
 )
 
-log = logging.getLogger("nodes.revocation")
+log = logging.getLogger("nodes.revocation.base")
 
 
 class DenylistRevocation(Revocation):

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from cluster.chaos.kill import Chaos, ChaosSettings, EventLog
 from cluster.config import ClusterConfig
 from cluster.runtime import ClusterStatus, NodeInfo, NodeState, Runtime
-from loadtest.chaos import Chaos, ChaosSettings, EventLog
 
 
 class FakeRuntime(Runtime):

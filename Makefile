@@ -35,10 +35,11 @@ venv: $(STAMP)  ## create .venv and install the project with its dev extra
 test: $(STAMP)  ## the whole test suite (unit, service, cluster, docker)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## ruff (lint + format check) and mypy
+lint: $(STAMP)  ## ruff (lint + format check), mypy, and the layering contract (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 fmt: $(STAMP)  ## format the code with ruff
 	$(BIN)/ruff check --fix .

@@ -39,7 +39,7 @@ from nodes.revocation.store import (
     describe,
 )
 
-log = logging.getLogger("nodes.revocation.base")
+log = logging.getLogger("nodes.revocation")  # one name for every mode, as before the split
 
 MAX_BACKOFF = 0.5  # seconds between reconnect attempts: a loopback refusal costs nothing
 

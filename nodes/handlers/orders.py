@@ -145,12 +145,17 @@ async def create_order(request: web.Request) -> web.Response:
     answer = _answer_reservation(request, reservation)
     if answer is not None:
         return answer
+    return await _commit(request, key, owner, new)
+
+
+async def _commit(request: web.Request, key: str, owner: str, new: NewOrder) -> web.Response:
+    """Create the order reserved under ``key`` by ``owner``, unless another request took over."""
     try:
-        result = await store.commit(key, owner, new)
+        result = await request.app[STORE].commit(key, owner, new)
     except BaseException:
         # The reply may be lost although the script ran: release only touches a record that is
         # still pending under our owner token, never a committed one.
-        await asyncio.shield(_release_quietly(request, user_id, key, owner))
+        await asyncio.shield(_release_quietly(request, new.user, key, owner))
         raise
     request.app[METRICS].idempotency.labels(result.outcome).inc()
     if result.outcome is CommitOutcome.FENCED:

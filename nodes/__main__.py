@@ -42,7 +42,7 @@ def main() -> int:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     jsonlog.configure("node", config.node_name, config.log_level)
-    fast_records("node", config.node_name)
+    fast_records()
     try:
         _run(_serve_with_logs(config))
     except CannotListen as exc:  # one line, like the balancer; the logs are drained already

@@ -14,7 +14,8 @@ from nodes.config import NodeConfig
 from nodes.handlers import add_routes
 from nodes.metrics import Metrics
 from nodes.middleware import MAX_BODY_BYTES, context_middleware, problem_middleware
-from nodes.revocation.base import RevocationSettings, create_revocation
+from nodes.revocation.base import RevocationSettings
+from nodes.revocation.factory import create_revocation
 from nodes.seed import seeding_ctx
 from nodes.state import (
     CONFIG,
@@ -52,7 +53,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def revocation_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The revocation mode of ``REVOCATION`` (``nodes.revocation.base``), started and closed."""
+    """The revocation mode of ``REVOCATION`` (``nodes.revocation``), started and closed."""
     config = app[CONFIG]
     # Logout-all markers must outlive the longest token this node issues.
     settings = RevocationSettings(

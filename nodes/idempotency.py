@@ -29,12 +29,22 @@ from nodes.errors import BadRequest
 MAX_KEY_LENGTH = 255
 
 
-class Decision(enum.Enum):
+class Decision(enum.StrEnum):
+    """What RESERVE decided; the values are the script's reply words and the metric's labels."""
+
     RESERVE = "reserve"
     MISMATCH = "mismatch"
     REPLAY = "replay"
     IN_PROGRESS = "in_progress"
     TAKE_OVER = "take_over"
+
+
+class CommitOutcome(enum.StrEnum):
+    """What COMMIT did; the values are the script's reply words and the metric's labels."""
+
+    COMMITTED = "committed"  # the order was created now, by this request
+    REPLAY = "replay"  # already done (by this request's earlier try or a retry): its response
+    FENCED = "fenced"  # another request took the key over: nothing was created
 
 
 def decide(

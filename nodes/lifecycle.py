@@ -54,22 +54,31 @@ async def serve(config: NodeConfig) -> None:
     for signum in SIGNALS:
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        site = web.TCPSite(runner, config.host, config.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise CannotListen(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
-        log.info("serving", extra={"host": config.host, "port": config.port,
-                                   "revocation": config.revocation})  # fmt: skip
+        await _listen(runner, config)
         await stop.wait()
-        app[READINESS].draining = True
-        app[METRICS].draining.set(1)
-        log.info("draining", extra={"seconds": config.drain_seconds})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(hurry.wait(), timeout=config.drain_seconds)
+        await _drain(app, config, hurry)
         log.info("stopping: no new connections, finishing in-flight requests")
     finally:
         await runner.cleanup()
         for signum in SIGNALS:
             loop.remove_signal_handler(signum)
     log.info("stopped")
+
+
+async def _listen(runner: web.AppRunner, config: NodeConfig) -> None:
+    site = web.TCPSite(runner, config.host, config.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        raise CannotListen(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
+    log.info("serving", extra={"host": config.host, "port": config.port,
+                               "revocation": config.revocation})  # fmt: skip
+
+
+async def _drain(app: web.Application, config: NodeConfig, hurry: asyncio.Event) -> None:
+    """``/readyz`` turns 503 at once; serve on for ``DRAIN_SECONDS`` or until ``hurry``."""
+    app[READINESS].draining = True
+    app[METRICS].draining.set(1)
+    log.info("draining", extra={"seconds": config.drain_seconds})
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(hurry.wait(), timeout=config.drain_seconds)

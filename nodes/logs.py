@@ -7,22 +7,18 @@ about 1500 to about 260 requests/s. A writer thread instead costs GIL hand-offs 
 record. So the handlers' streams are swapped for ``BufferedLogStream``; the node's lifecycle
 calls ``drain()`` every ``FLUSH_SECONDS`` and at exit (a SIGKILL loses at most that much).
 
-Rendering a record is the other cost (about a fifth of a ``/healthz`` request's CPU, profiled with
-py-spy): ``fast_records()`` turns off what ``logging`` collects for every record and no JSON line
-shows (caller, thread, process), and ``FastJsonFormatter`` writes exactly the lines of
-``servicekit.jsonlog.JsonFormatter`` with less work per record.
+Making a record is the other cost (with rendering it, about a fifth of a ``/healthz``
+request's CPU, profiled with py-spy): ``fast_records()`` turns off what ``logging`` collects for
+every record and no JSON line shows (caller, thread, process); ``servicekit.jsonlog``'s
+formatter keeps its own rendering cheap.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
-import time
-from typing import Any, TextIO
-
-from servicekit.jsonlog import JsonFormatter
+from typing import TextIO
 
 FLUSH_SECONDS = 0.2
 #: A burst beyond this many lines is written at once rather than held in memory.
@@ -57,50 +53,11 @@ class BufferedLogStream:
             self.target.flush()
 
 
-class FastJsonFormatter(JsonFormatter):
-    """The same line as ``JsonFormatter``: the timestamp's seconds are rendered once per
-    second and the JSON encoder is built once. Records with a traceback or stack take the
-    parent's path unchanged."""
-
-    def __init__(self, service: str, instance: str) -> None:
-        super().__init__(service, instance)
-        self._encode = json.JSONEncoder(default=str, separators=(",", ":")).encode
-        self._second: tuple[int, str] = (-1, "")
-
-    def format(self, record: logging.LogRecord) -> str:
-        if record.exc_info or record.stack_info:
-            return super().format(record)
-        second, text = self._second
-        if int(record.created) != second:
-            second = int(record.created)
-            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            self._second = (second, text)  # one tuple: a reader never sees a torn pair
-        entry: dict[str, Any] = {
-            "ts": f"{text}.{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            **self._static,
-        }
-        for key, value in vars(record).items():
-            if key not in _RESERVED and not key.startswith("_"):
-                entry[key] = value
-        return self._encode(entry)
-
-
-# Attributes every LogRecord has (the same set as ``servicekit.jsonlog``'s).
-_RESERVED = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-
-
-def fast_records(service: str, instance: str) -> None:
+def fast_records() -> None:
     """Process-wide, for ``python -m nodes`` only: no caller, thread or process lookups per
-    record (the logging HOWTO's "Optimization" switches); no JSON line contains them. The
-    JSON handlers get ``FastJsonFormatter``."""
+    record (the logging HOWTO's "Optimization" switches); no JSON line contains them."""
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging._srcfile = None
-    for handler in logging.getLogger().handlers:
-        if type(handler.formatter) is JsonFormatter:
-            handler.setFormatter(FastJsonFormatter(service, instance))
 
 
 def buffer_logs() -> list[BufferedLogStream]:

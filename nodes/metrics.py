@@ -15,7 +15,14 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
-        r = self.registry
+        self._declare_http(self.registry)
+        self._declare_outcomes(self.registry)
+        # ``labels()`` validates and hashes its arguments on every call; the children it
+        # returns are stable, so each request's pair is looked up once per series.
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def _declare_http(self, r: CollectorRegistry) -> None:
+        """Every request: counted, timed, in flight; and whether the node drains."""
         self.requests = Counter(
             "node_http_requests",
             "HTTP requests answered, by route template, method and status.",
@@ -31,6 +38,9 @@ class Metrics:
         )
         self.in_flight = Gauge("node_http_in_flight", "Requests being handled.", registry=r)
         self.draining = Gauge("node_draining", "1 while the node drains after SIGTERM.", registry=r)
+
+    def _declare_outcomes(self, r: CollectorRegistry) -> None:
+        """How requests ended: 401 reasons, Idempotency-Key outcomes, Redis failures."""
         self.auth_failures = Counter(
             "node_auth_failures", "Requests refused with 401, by reason.", ["reason"], registry=r
         )
@@ -44,10 +54,6 @@ class Metrics:
         self.store_errors = Counter(
             "node_store_unavailable", "Requests answered 503 because Redis failed.", registry=r
         )
-
-        # ``labels()`` validates and hashes its arguments on every call; the children it
-        # returns are stable, so each request's pair is looked up once per series.
-        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request and record its latency."""

@@ -78,6 +78,10 @@ _PAGE = [
 
 
 def _paths(config: NodeConfig) -> dict[str, Any]:
+    return {**_auth_paths(config), **_resource_paths(), **_probe_paths()}
+
+
+def _auth_paths(config: NodeConfig) -> dict[str, Any]:
     logout_note = (
         "In this node's revocation mode `none`, logout cannot take the token back: it stays "
         "valid until its `exp`. Other modes (`denylist`, `denylist-fail-open`, `cached`) "
@@ -99,6 +103,11 @@ def _paths(config: NodeConfig) -> dict[str, Any]:
             "401 503", description=logout_note)},
         "/whoami": {"get": _op("The token's subject and the node that answered",
                                _ok("200", "Who", "Whoami"), "401 503")},
+    }  # fmt: skip
+
+
+def _resource_paths() -> dict[str, Any]:
+    return {
         "/users/{id}": {"get": _op("A user (only oneself)", _ok("200", "The user", "User"),
                                    "401 403 404 503", parameters=[_ID])},
         "/users/{id}/orders": {
@@ -123,6 +132,11 @@ def _paths(config: NodeConfig) -> dict[str, Any]:
                 "400 401 403 404 412 413 428 503", parameters=[_ID, _IF_MATCH, _RETRY_ID],
                 requestBody={"required": True, "content": _json("OrderInput")}),
         },
+    }  # fmt: skip
+
+
+def _probe_paths() -> dict[str, Any]:
+    return {
         "/healthz": {"get": _op("Liveness", _ok("200", "The process serves"), auth=False)},
         "/readyz": {"get": _op(
             "Readiness: 503 while draining, before seeding or without Redis",

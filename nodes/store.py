@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
@@ -16,6 +17,7 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 from nodes import lua
+from nodes.idempotency import CommitOutcome, Decision
 from nodes.orders import OrderInput, Precondition, RetryIdentity
 
 _P = ParamSpec("_P")
@@ -41,10 +43,18 @@ def translated(fn: Callable[_P, Awaitable[_T]]) -> Callable[_P, Awaitable[_T]]:
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """The reply of the RESERVE script: a decision word and its data."""
+    """The reply of the RESERVE script: its decision and the decision's data."""
 
-    outcome: str
+    outcome: Decision
     lease_left_ms: int = 0
+    response: StoredResponse | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """The reply of the COMMIT script; ``response`` is the stored one on a replay."""
+
+    outcome: CommitOutcome
     response: StoredResponse | None = None
 
 
@@ -69,11 +79,21 @@ class NewOrder:
     response: StoredResponse
 
 
+class UpdateOutcome(enum.StrEnum):
+    """What the UPDATE script did; the values are its reply words."""
+
+    UPDATED = "updated"  # applied: a new version
+    REPLAYED = "replayed"  # a retry of the update that made the current version: not reapplied
+    MISSING = "missing"  # no such order
+    FORBIDDEN = "forbidden"  # the order is another user's
+    STALE = "stale"  # If-Match names no acceptable version
+
+
 @dataclass(frozen=True, slots=True)
 class Update:
-    """The reply of the UPDATE script."""
+    """The reply of the UPDATE script; ``order`` is the order's hash when updated or replayed."""
 
-    outcome: str  # updated | replayed | missing | forbidden | stale
+    outcome: UpdateOutcome
     order: dict[str, str] | None = None
 
 
@@ -137,7 +157,7 @@ class Store:
     ) -> Update:  # fmt: skip
         """Compare-and-set: apply ``order`` only if the current version meets ``condition``.
 
-        ``replayed`` when ``retry`` identifies the update that made the current version: a
+        ``REPLAYED`` when ``retry`` identifies the update that made the current version: a
         retry of one request (on another node) is answered without a second change.
         """
         versions = ["*"] if condition.any_version else [str(v) for v in sorted(condition.versions)]
@@ -148,10 +168,11 @@ class Store:
                 *(versions or ["none"]),
             ],
         )  # fmt: skip
-        if reply[0] in {"updated", "replayed"}:
+        outcome = UpdateOutcome(reply[0])
+        if outcome in {UpdateOutcome.UPDATED, UpdateOutcome.REPLAYED}:
             flat = reply[1]
-            return Update(reply[0], dict(zip(flat[::2], flat[1::2], strict=True)))
-        return Update(reply[0])
+            return Update(outcome, dict(zip(flat[::2], flat[1::2], strict=True)))
+        return Update(outcome)
 
     # idempotency -----------------------------------------------------------------------------
 
@@ -162,17 +183,18 @@ class Store:
         reply: list[str] = await self._reserve(
             keys=idem_keys(user, key), args=[fingerprint, owner, lease_ms, ttl]
         )
-        if reply[0] == "replay":
-            return Reservation("replay", response=_stored(reply[1:]))
-        if reply[0] == "in_progress":
-            return Reservation("in_progress", lease_left_ms=int(reply[1]))
-        return Reservation(reply[0])
+        decision = Decision(reply[0])
+        if decision is Decision.REPLAY:
+            return Reservation(decision, response=_stored(reply[1:]))
+        if decision is Decision.IN_PROGRESS:
+            return Reservation(decision, lease_left_ms=int(reply[1]))
+        return Reservation(decision)
 
     @translated
-    async def commit(self, key: str, owner: str, new: NewOrder) -> Reservation:
+    async def commit(self, key: str, owner: str, new: NewOrder) -> Commit:
         """Create the order and store its response in one step, if ``owner`` still holds ``key``.
 
-        Returns ``committed``, ``replay`` (already done, by us or a retry) or ``fenced``.
+        ``COMMITTED``, ``REPLAY`` (already done, by us or a retry) or ``FENCED``.
         """
         r = new.response
         reply: list[str] = await self._commit(
@@ -186,9 +208,10 @@ class Store:
                 r.status, r.location, r.etag, r.body,
             ],
         )  # fmt: skip
-        if reply[0] == "replay":
-            return Reservation("replay", response=_stored(reply[1:]))
-        return Reservation(reply[0])
+        outcome = CommitOutcome(reply[0])
+        if outcome is CommitOutcome.REPLAY:
+            return Commit(outcome, response=_stored(reply[1:]))
+        return Commit(outcome)
 
     @translated
     async def release(self, user: str, key: str, owner: str) -> None:

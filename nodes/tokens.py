@@ -4,7 +4,7 @@ and ``scope``.
 Issuing and verifying are pure (no I/O): verification pins the algorithm list to HS256,
 requires every claim, checks ``iss`` and ``aud`` and the claim types, and allows a small leeway
 for clocks that differ between nodes. Whether a valid token was revoked is asked afterwards,
-through ``nodes.revocation.base``.
+through ``nodes.revocation``.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from nodes.errors import (
     PreconditionRequired,
 )
 from nodes.handlers.common import json_response, read_json, require_self, valid_id
-from nodes.idempotency import Decision
+from nodes.idempotency import CommitOutcome, Decision
 from nodes.orders import (
     RetryIdentity,
     etag,
@@ -32,7 +32,7 @@ from nodes.orders import (
     validate_order,
 )
 from nodes.state import CONFIG, METRICS, REQUEST_ID, STORE
-from nodes.store import NewOrder, Reservation, StoredResponse
+from nodes.store import NewOrder, Reservation, StoredResponse, UpdateOutcome
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 log = logging.getLogger("nodes.orders")
@@ -99,9 +99,9 @@ def _respond(stored: StoredResponse, *, replayed: bool) -> web.Response:
 def _answer_reservation(request: web.Request, reservation: Reservation) -> web.Response | None:
     """The answer when the reservation does not let this request proceed, else None."""
     request.app[METRICS].idempotency.labels(reservation.outcome).inc()
-    if reservation.outcome == Decision.MISMATCH.value:
+    if reservation.outcome is Decision.MISMATCH:
         raise KeyReused("this Idempotency-Key was already used with another request body")
-    if reservation.outcome == Decision.IN_PROGRESS.value:
+    if reservation.outcome is Decision.IN_PROGRESS:
         seconds = idempotency.retry_after(reservation.lease_left_ms)
         raise Conflict(
             "a request with this Idempotency-Key is still being processed",
@@ -145,15 +145,20 @@ async def create_order(request: web.Request) -> web.Response:
     answer = _answer_reservation(request, reservation)
     if answer is not None:
         return answer
+    return await _commit(request, key, owner, new)
+
+
+async def _commit(request: web.Request, key: str, owner: str, new: NewOrder) -> web.Response:
+    """Create the order reserved under ``key`` by ``owner``, unless another request took over."""
     try:
-        result = await store.commit(key, owner, new)
+        result = await request.app[STORE].commit(key, owner, new)
     except BaseException:
         # The reply may be lost although the script ran: release only touches a record that is
         # still pending under our owner token, never a committed one.
-        await asyncio.shield(_release_quietly(request, user_id, key, owner))
+        await asyncio.shield(_release_quietly(request, new.user, key, owner))
         raise
     request.app[METRICS].idempotency.labels(result.outcome).inc()
-    if result.outcome == "fenced":
+    if result.outcome is CommitOutcome.FENCED:
         raise Conflict(
             "a retry took this Idempotency-Key over while this request was delayed; retry",
             headers={"Retry-After": "1"},
@@ -209,15 +214,15 @@ async def update_order(request: web.Request) -> web.Response:
     update = await request.app[STORE].update_order(
         order_id, claims.sub, order, _now(), parse_if_match(header), retry
     )
-    if update.outcome == "missing":
+    if update.outcome is UpdateOutcome.MISSING:
         raise NotFound(f"no order {order_id!r}")
-    if update.outcome == "forbidden":
+    if update.outcome is UpdateOutcome.FORBIDDEN:
         raise Forbidden(f"order {order_id!r} belongs to another user")
-    if update.outcome == "stale":
+    if update.outcome is UpdateOutcome.STALE:
         raise PreconditionFailed("the order has changed since this ETag; GET it again")
     assert update.order is not None
     headers = {"ETag": etag(update.order["version"])}
-    if update.outcome == "replayed":
+    if update.outcome is UpdateOutcome.REPLAYED:
         headers["Idempotent-Replayed"] = "true"
     return json_response(public_order(update.order), headers=headers)
 

@@ -19,29 +19,30 @@ async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok", "node": request.app[CONFIG].node_name})
 
 
-async def _redis_state(request: web.Request) -> str:
+async def _redis_problem(request: web.Request) -> str | None:
+    """``None`` when Redis answers a PING in time, else what went wrong (for the body)."""
     try:
         await asyncio.wait_for(request.app[STORE].ping(), PING_TIMEOUT)
     except TimeoutError:
         return "timeout"
     except Exception as exc:  # any failure means "not ready"; the detail goes to the body
         return f"error: {type(exc).__name__}"
-    return "ok"
+    return None
 
 
 async def readyz(request: web.Request) -> web.Response:
     """200 when the node should get traffic; 503 while draining, unseeded or without Redis."""
     app = request.app
     readiness = app[READINESS]
-    redis_state = await _redis_state(request)
-    ready = redis_state == "ok" and readiness.seeded and not readiness.draining
+    redis_problem = await _redis_problem(request)
+    ready = redis_problem is None and readiness.seeded and not readiness.draining
     status = "ready" if ready else "draining" if readiness.draining else "unavailable"
     body = {
         "status": status,
         "node": app[CONFIG].node_name,
         "draining": readiness.draining,
         "seeded": readiness.seeded,
-        "redis": redis_state,
+        "redis": redis_problem or "ok",
         "revocation": app[REVOCATION].status(),
     }
     return json_response(body, status=200 if ready else 503)

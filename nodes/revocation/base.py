@@ -1,20 +1,10 @@
-"""How a node decides whether a verified token has been taken back.
+"""The revocation seam: what every mode implements, what it is given, what it raises.
 
-This module is the seam between authentication and revocation. The auth code verifies a JWT's
-signature and claims first (pure, no I/O), then asks a ``Revocation`` whether the token was
-revoked. Each mode of DESIGN.md's table is one ``Revocation`` subclass:
-
-    Revocation (abstract)
-     ├── NoRevocation                  "none": nothing is stored or checked; logout cannot take
-     │                                  a token back before its ``exp``
-     ├── DenylistRevocation            "denylist": one Redis round trip per request; Redis down
-     │    │                             → ``RevocationUnavailable`` (503, fail closed)
-     │    └── FailOpenDenylistRevocation "denylist-fail-open": Redis down → the token is
-     │                                    accepted, counted and logged
-     └── CachedRevocation              "cached": an in-memory set kept current by pub/sub and a
-                                        periodic resync; no Redis call on the request path
-    (the last three live in ``revocation_denylist`` and ``revocation_cached``; the Redis keys
-    they share in ``revocation_store``)
+The auth code verifies a JWT's signature and claims first (pure, no I/O), then asks a
+``Revocation`` whether the token was revoked. Each mode of the ``REVOCATION`` table in
+``docs/api.md`` is one subclass, in a module of its own (the tree is drawn in
+``nodes.revocation``'s docstring); ``nodes.revocation.factory`` picks one. This module imports
+nothing of its package, so every mode can import it.
 
 Exceptions:
 
@@ -28,9 +18,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
-from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
-
+#: The values of ``REVOCATION``; ``nodes.revocation.factory`` has one class for each.
 MODES = ("none", "denylist", "denylist-fail-open", "cached")
 
 
@@ -106,41 +94,3 @@ class Revocation(ABC):
     def status(self) -> dict[str, object]:
         """Details for ``/readyz`` (for example whether a cache is stale)."""
         return {"mode": self.mode}
-
-
-class NoRevocation(Revocation):
-    """Mode ``none``: verification is signature and claims only; logout is a no-op."""
-
-    mode = "none"
-
-    async def is_revoked(self, token: TokenRef) -> bool:
-        return False
-
-    async def revoke(self, token: TokenRef) -> None:
-        return None
-
-    async def revoke_all(self, sub: str, not_before: int) -> None:
-        return None
-
-
-def create_revocation(
-    mode: str,
-    redis: Redis,
-    registry: CollectorRegistry,
-    settings: RevocationSettings | None = None,
-) -> Revocation:
-    """The ``Revocation`` for ``mode`` (one of ``MODES``); metrics go into ``registry``."""
-    # Imported here: those modules import this one for the base class.
-    from nodes.revocation.cached import CachedRevocation
-    from nodes.revocation.denylist import DenylistRevocation, FailOpenDenylistRevocation
-
-    settings = settings or RevocationSettings()
-    if mode == "none":
-        return NoRevocation()
-    if mode == "denylist":
-        return DenylistRevocation(redis, registry, settings)
-    if mode == "denylist-fail-open":
-        return FailOpenDenylistRevocation(redis, registry, settings)
-    if mode == "cached":
-        return CachedRevocation(redis, registry, settings)
-    raise ValueError(f"REVOCATION={mode!r} is not a known mode; known modes: {', '.join(MODES)}")

@@ -39,7 +39,7 @@ from nodes.revocation.store import (
     describe,
 )
 
-log = logging.getLogger("nodes.revocation.base")
+log = logging.getLogger("nodes.revocation")  # one name for every mode, as before the split
 
 MAX_BACKOFF = 0.5  # seconds between reconnect attempts: a loopback refusal costs nothing
 
@@ -68,6 +68,10 @@ class CachedRevocation(Revocation):
         self._following = asyncio.Event()  # set once subscribed and resynced
         self._resubscribe = False  # set by a failed periodic resync
         self._throttle = LogThrottle(settings.log_every)
+        self._declare_metrics(registry)
+
+    def _declare_metrics(self, registry: CollectorRegistry) -> None:
+        """The cache's instruments; stale until the first resync."""
         self._failures = Counter(
             "revocation_redis_failures",
             "Revocation operations that could not reach Redis",

@@ -33,7 +33,7 @@ from nodes.revocation.store import (
     describe,
 )
 
-log = logging.getLogger("nodes.revocation.base")
+log = logging.getLogger("nodes.revocation")  # one name for every mode, as before the split
 
 
 class DenylistRevocation(Revocation):

@@ -16,10 +16,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from nodes.idempotency import decide, fingerprint
+from nodes.idempotency import CommitOutcome, Decision, decide, fingerprint
 from nodes.orders import OrderInput, RetryIdentity, is_retry_of_last_update, parse_if_match
 from nodes.state import STORE
-from nodes.store import NewOrder, Store, StoredResponse, StoreUnavailable, idem_keys
+from nodes.store import NewOrder, Store, StoredResponse, StoreUnavailable, UpdateOutcome, idem_keys
 from tests.nodes.helpers import bearer
 
 Client = TestClient[Any, Any]
@@ -107,22 +107,26 @@ async def test_reserve_script_follows_the_decision_table(
     if lease:
         await store.redis.set(lease_key, "old", px=10_000)
     reservation = await store.reserve("alice", "k", "fp", "new", 5_000, 60)
-    assert reservation.outcome == decide(stored_fp, state, lease, "fp").value
+    assert reservation.outcome is decide(stored_fp, state, lease, "fp")
     owner = await store.redis.hget(rec, "owner")
-    assert owner == ("new" if reservation.outcome in {"reserve", "take_over"} else "old")
+    assert owner == (
+        "new" if reservation.outcome in {Decision.RESERVE, Decision.TAKE_OVER} else "old"
+    )
 
 
 async def test_a_paused_owner_resuming_after_takeover_creates_nothing(store: Store) -> None:
     first = await store.reserve("alice", "k", "fp", "owner-a", 100, 60)
-    assert first.outcome == "reserve"
+    assert first.outcome is Decision.RESERVE
     await asyncio.sleep(0.2)  # owner-a is "SIGSTOPped" past its lease
     second = await store.reserve("alice", "k", "fp", "owner-b", 5_000, 60)
-    assert second.outcome == "take_over"
-    assert (await store.commit("k", "owner-a", new_order("from-a"))).outcome == "fenced"
-    assert (await store.commit("k", "owner-b", new_order("from-b"))).outcome == "committed"
+    assert second.outcome is Decision.TAKE_OVER
+    assert (await store.commit("k", "owner-a", new_order("from-a"))).outcome is CommitOutcome.FENCED
+    assert (
+        await store.commit("k", "owner-b", new_order("from-b"))
+    ).outcome is CommitOutcome.COMMITTED
     # owner-a retries its commit (or resumes only now): it gets the stored answer, no order.
     late = await store.commit("k", "owner-a", new_order("from-a"))
-    assert late.outcome == "replay" and late.response is not None
+    assert late.outcome is CommitOutcome.REPLAY and late.response is not None
     assert late.response.location == "/orders/from-b"
     assert await order_count(store) == 1
     assert not await store.redis.exists("order:from-a")
@@ -133,13 +137,15 @@ async def test_a_committed_record_survives_a_late_release(store: Store) -> None:
     await store.commit("k", "owner-a", new_order("o1"))
     await store.release("alice", "k", "owner-a")
     replay = await store.reserve("alice", "k", "fp", "owner-b", 5_000, 60)
-    assert replay.outcome == "replay" and await order_count(store) == 1
+    assert replay.outcome is Decision.REPLAY and await order_count(store) == 1
 
 
 async def test_a_released_reservation_can_be_taken_at_once(store: Store) -> None:
     await store.reserve("alice", "k", "fp", "owner-a", 60_000, 60)
     await store.release("alice", "k", "owner-a")
-    assert (await store.reserve("alice", "k", "fp", "owner-b", 5_000, 60)).outcome == "reserve"
+    assert (
+        await store.reserve("alice", "k", "fp", "owner-b", 5_000, 60)
+    ).outcome is Decision.RESERVE
 
 
 async def test_records_expire_after_the_ttl(store: Store) -> None:
@@ -154,7 +160,7 @@ async def test_http_409_while_in_progress_then_takeover(api: Client, store: Stor
     fp = fingerprint("POST", "/users/alice/orders", ORDER)
     assert (
         await store.reserve("alice", "stuck", fp, "stopped-node", 2_000, 60)
-    ).outcome == "reserve"
+    ).outcome is Decision.RESERVE
     busy = await api.post("/users/alice/orders", json=ORDER, headers=auth)
     assert busy.status == 409 and busy.headers["Retry-After"] in {"1", "2"}
     for _ in range(200):  # until the lease runs out (at most 10 s)
@@ -164,7 +170,7 @@ async def test_http_409_while_in_progress_then_takeover(api: Client, store: Stor
     taken = await api.post("/users/alice/orders", json=ORDER, headers=auth)
     assert taken.status == 201 and "Idempotent-Replayed" not in taken.headers
     late = await store.commit("stuck", "stopped-node", new_order("late"))
-    assert late.outcome == "replay"
+    assert late.outcome is CommitOutcome.REPLAY
     assert await order_count(store) == 1
 
 
@@ -173,13 +179,17 @@ async def test_keys_with_colons_never_share_a_redis_name(
     store: Store, first: str, second: str
 ) -> None:
     # Both reservations pending at once: one's lease must not be the other's record.
-    assert (await store.reserve("alice", first, "fp1", "o1", 60_000, 60)).outcome == "reserve"
-    assert (await store.reserve("alice", second, "fp2", "o2", 60_000, 60)).outcome == "reserve"
-    assert (await store.commit(first, "o1", new_order("one"))).outcome == "committed"
-    assert (await store.commit(second, "o2", new_order("two"))).outcome == "committed"
+    assert (
+        await store.reserve("alice", first, "fp1", "o1", 60_000, 60)
+    ).outcome is Decision.RESERVE
+    assert (
+        await store.reserve("alice", second, "fp2", "o2", 60_000, 60)
+    ).outcome is Decision.RESERVE
+    assert (await store.commit(first, "o1", new_order("one"))).outcome is CommitOutcome.COMMITTED
+    assert (await store.commit(second, "o2", new_order("two"))).outcome is CommitOutcome.COMMITTED
     for key, fp, order_id in ((first, "fp1", "one"), (second, "fp2", "two")):
         replay = await store.reserve("alice", key, fp, "o3", 60_000, 60)
-        assert replay.outcome == "replay" and replay.response is not None
+        assert replay.outcome is Decision.REPLAY and replay.response is not None
         assert replay.response.location == f"/orders/{order_id}"
     assert await order_count(store) == 2
 
@@ -299,14 +309,14 @@ async def test_update_script_replays_exactly_when_the_decision_says(
     made = await store.update_order(
         "o1", "alice", OrderInput("b", 2), "t2", parse_if_match("*"), last
     )
-    assert made.outcome == "updated"
+    assert made.outcome is UpdateOutcome.UPDATED
     again = await store.update_order("o1", "alice", OrderInput("b", 2), "t3", condition, this)
     expected = is_retry_of_last_update(2, last, this, condition)
     if expected:
-        assert again.outcome == "replayed"
+        assert again.outcome is UpdateOutcome.REPLAYED
     elif condition.allows(2):
-        assert again.outcome == "updated"
+        assert again.outcome is UpdateOutcome.UPDATED
     else:
-        assert again.outcome == "stale"
+        assert again.outcome is UpdateOutcome.STALE
     version = await store.redis.hget("order:o1", "version")
-    assert version == ("2" if again.outcome != "updated" else "3")
+    assert version == ("2" if again.outcome is not UpdateOutcome.UPDATED else "3")

@@ -6,10 +6,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from nodes.revocation.base import MODES, NoRevocation, TokenRef, create_revocation
+from nodes.revocation.base import MODES, TokenRef
 from nodes.revocation.cached import CachedRevocation
 from nodes.revocation.denylist import DenylistRevocation, FailOpenDenylistRevocation
+from nodes.revocation.factory import BUILDERS, create_revocation
 from nodes.revocation.guard import Breaker, BreakerState, LogThrottle
+from nodes.revocation.none import NoRevocation
 from nodes.revocation.store import JtiRevoked, NotBefore, RevokedSet, decode_event, encode_event
 
 T0 = 1_800_000_000
@@ -143,6 +145,10 @@ def test_factory_builds_each_mode(mode: str, cls: type) -> None:
     assert revocation.mode == mode
     assert revocation.status()["mode"] == mode
     assert mode in MODES
+
+
+def test_the_factory_knows_exactly_the_modes_the_setting_allows() -> None:
+    assert sorted(BUILDERS) == sorted(MODES)
 
 
 def test_factory_names_an_unknown_mode() -> None:

@@ -23,9 +23,9 @@ from nodes.revocation.base import (
     RevocationSettings,
     RevocationUnavailable,
     TokenRef,
-    create_revocation,
 )
 from nodes.revocation.cached import CachedRevocation
+from nodes.revocation.factory import create_revocation
 from nodes.revocation.store import JTI_INDEX, JTI_PREFIX
 from tests.support import RedisServer, require
 
@@ -193,7 +193,7 @@ async def test_fail_open_accepts_counts_and_logs_when_redis_is_down(
     await node.revoke(revoked)
     assert await node.is_revoked(revoked)
     own_redis.stop()
-    with caplog.at_level(logging.WARNING, logger="nodes.revocation.base"):
+    with caplog.at_level(logging.WARNING, logger="nodes.revocation"):
         assert not await node.is_revoked(valid)
         assert not await node.is_revoked(revoked)  # the price: a revoked token gets through
     registry: CollectorRegistry = node.registry  # type: ignore[attr-defined]

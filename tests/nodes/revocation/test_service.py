@@ -1,6 +1,6 @@
 """The revocation modes through the node's HTTP API (``create_app``), Redis stopped and restarted.
 
-Complements ``test_revocation_api.py`` (the node's own tests of the seam): here each mode's
+Complements ``test_api.py`` (the node's own tests of the seam): here each mode's
 behaviour when Redis goes away and comes back, as a client sees it.
 """
 

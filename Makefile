@@ -18,7 +18,7 @@ LOAD_HOST ?= http://127.0.0.1:8080
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test lint fmt demo cluster-up cluster-down cluster-status load chaos \
-        bench-balancer bench-node paradox images clean
+        bench-balancer bench-node paradox images clean fullspeed
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -74,6 +74,10 @@ chaos: $(STAMP)  ## chaos-kill against the running cluster (INTERVAL, COUNT, SIG
 	@mkdir -p reports
 	$(BIN)/chaos-kill --runtime $(RUNTIME) --interval $(INTERVAL) --count $(COUNT) --signal $(SIGNAL) \
 	  --restart-after 2 --events reports/chaos.jsonl
+
+fullspeed: $(STAMP)  ## wrk at full speed while nodes are killed, terminated, frozen (RUNTIME=local|docker)
+	@if [ "$(RUNTIME)" = docker ]; then compose/images.sh; fi
+	$(BIN)/python -m loadtest.fullspeed.run --runtime $(if $(filter auto,$(RUNTIME)),local,$(RUNTIME)) $(FULLSPEED_ARGS)
 
 bench-balancer: $(STAMP)  ## this balancer vs HAProxy (and nginx) vs direct, same load generator
 	$(BIN)/python -m loadtest.bench.balancer $(BENCH_ARGS)

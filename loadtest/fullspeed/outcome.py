@@ -91,7 +91,8 @@ def verdict(
             shown = ", ".join(f"{n} × {code}" for code, n in sorted(lane.wrong.items()))
             broken.append(f"{lane.kind}: {shown}")
         if lane.errors:
-            broken.append(f"{lane.kind}: {lane.errors} socket errors {dict(lane.socket_errors)}")
+            kinds = {k: n for k, n in lane.socket_errors.items() if n and k != "status"}
+            broken.append(f"{lane.kind}: {lane.errors} socket errors {kinds}")
         if lane.requests == 0:
             broken.append(f"{lane.kind}: no request completed")
     broken.extend(

@@ -1,8 +1,9 @@
 """One settings reader: each setting declared once, read from the environment, named in errors.
 
 A config is a frozen dataclass whose fields are declared with ``setting()``: the variable's
-name, its parser (type, bounds or choices), its default and its help text live in that one
-declaration, and the dataclass default *is* that default, so it is never written twice::
+name, its parser (type, bounds or choices: ``servicekit.parsers``), its default and its help
+text live in that one declaration, and the dataclass default *is* that default, so it is never
+written twice::
 
     @dataclass(frozen=True, slots=True)
     class NodeConfig:
@@ -28,16 +29,16 @@ process imports it too, so it must never import asyncio or aiohttp.
 from __future__ import annotations
 
 import dataclasses
-import math
+import logging
 import os
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
+from servicekit.parsers import Parser, choice
+
 T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)  # a Parser[str] is a Parser[str | None]: optional settings
 _KEY = "servicekit.setting"  # where a dataclass field keeps its Setting (field metadata)
 
 
@@ -48,15 +49,6 @@ class SettingError(ValueError):
         super().__init__(f"{name}: {problem}")
         self.name = name
         self.problem = problem
-
-
-@dataclass(frozen=True, slots=True)
-class Parser(Generic[T_co]):
-    """Turns a variable's text into a value; ``convert`` raises ValueError on bad input."""
-
-    #: What a good value looks like, for errors and docs: ``an integer from 1 to 65535``.
-    expected: str
-    convert: Callable[[str], T_co]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,16 +159,18 @@ def setting(
     return field_of(spec)
 
 
-def field_of(spec: Setting[Any]) -> Any:
-    """A dataclass field for a ``Setting`` declared elsewhere (one shared by two services)."""
+def field_of(spec: Setting[T]) -> T:
+    """A dataclass field for a ``Setting`` declared elsewhere (one shared by two services).
+
+    A ``factory`` default applies when reading the environment only: code that builds the
+    config by hand still passes the field (a node's name is not guessed in tests)."""
     metadata = {_KEY: spec}
-    if spec.factory is not None:
-        return dataclasses.field(
-            default_factory=spec.factory, repr=not spec.secret, metadata=metadata
-        )
-    if spec.default is MISSING:
-        return dataclasses.field(repr=not spec.secret, metadata=metadata)
-    return dataclasses.field(default=spec.default, repr=not spec.secret, metadata=metadata)
+    declared: T = (
+        dataclasses.field(repr=not spec.secret, metadata=metadata)
+        if spec.default is MISSING
+        else dataclasses.field(default=spec.default, repr=not spec.secret, metadata=metadata)
+    )
+    return declared
 
 
 def settings_of(cls: type[Any]) -> tuple[Setting[Any], ...]:
@@ -224,100 +218,10 @@ def _shown(spec: Setting[Any]) -> str:
     return f"`{value}`"
 
 
-# --- parsers ----------------------------------------------------------------------------------
-
-
-def _range(low: float | None, high: float | None, above: float | None = None) -> str:
-    if low is not None and high is not None:
-        return f" from {low:g} to {high:g}"
-    if above is not None:
-        return f" > {above:g}"
-    return f" >= {low:g}" if low is not None else (f" <= {high:g}" if high is not None else "")
-
-
-def _bounded(value: float, low: float | None, high: float | None, above: float | None) -> bool:
-    if math.isnan(value):
-        return False
-    too_low = (low is not None and value < low) or (above is not None and value <= above)
-    return not too_low and (high is None or value <= high)
-
-
-def integer(low: int | None = None, high: int | None = None) -> Parser[int]:
-    """A whole number within inclusive bounds."""
-
-    def convert(raw: str) -> int:
-        value = int(raw)
-        if not _bounded(value, low, high, None):
-            raise ValueError(raw)
-        return value
-
-    return Parser(f"an integer{_range(low, high)}", convert)
-
-
-def number(
-    low: float | None = None, high: float | None = None, *, above: float | None = None
-) -> Parser[float]:
-    """A float within inclusive bounds (or strictly ``above``); NaN is never one."""
-
-    def convert(raw: str) -> float:
-        value = float(raw)
-        if not _bounded(value, low, high, above):
-            raise ValueError(raw)
-        return value
-
-    return Parser(f"a number{_range(low, high, above)}", convert)
-
-
-def choice(options: Sequence[str], *, upper: bool = False) -> Parser[str]:
-    """One of ``options``; ``upper``: compared (and returned) upper-cased."""
-
-    def convert(raw: str) -> str:
-        value = raw.upper() if upper else raw
-        if value not in options:
-            raise ValueError(raw)
-        return value
-
-    return Parser(f"one of {', '.join(options)}", convert)
-
-
-def text(expected: str = "text", check: Callable[[str], bool] | None = None) -> Parser[str]:
-    """Text as it is, refused when ``check`` says no; ``expected`` says what passes."""
-
-    def convert(raw: str) -> str:
-        if check is not None and not check(raw):
-            raise ValueError(raw)
-        return raw
-
-    return Parser(expected, convert)
-
-
-def matching(pattern: str, expected: str) -> Parser[str]:
-    """Text that matches the regular expression ``pattern`` as a whole."""
-    compiled = re.compile(pattern)
-    return text(expected, lambda raw: compiled.fullmatch(raw) is not None)
-
-
-#: A file system path.
-PATH = Parser("a path", Path)
-
-
-def secret_bytes(min_bytes: int) -> Parser[bytes]:
-    """A secret key of at least ``min_bytes`` bytes (UTF-8 inline, any bytes from a file)."""
-
-    def convert(raw: str) -> bytes:
-        value = raw.encode(errors="surrogateescape")
-        if len(value) < min_bytes:
-            raise ValueError("too short")
-        return value
-
-    return Parser(f"at least {min_bytes} bytes", convert)
-
-
-def comma_list(item: Parser[T], expected: str) -> Parser[tuple[T, ...]]:
-    """Comma-separated ``item``s; blanks around and between them are ignored."""
-
-    def convert(raw: str) -> tuple[T, ...]:
-        parts = (part.strip() for part in raw.split(","))
-        return tuple(item.convert(part) for part in parts if part)
-
-    return Parser(expected, convert)
+#: ``LOG_LEVEL``, read by every service: any name ``logging`` knows, case-insensitive.
+LOG_LEVEL = Setting(
+    "LOG_LEVEL",
+    choice(tuple(logging.getLevelNamesMapping()), upper=True),
+    "the root logger's level",
+    "INFO",
+)

@@ -9,11 +9,12 @@ written twice::
     class NodeConfig:
         port: int = setting("NODE_PORT", integer(1, 65535), 8000, help="TCP port to listen on")
 
-    config = read(NodeConfig, os.environ)      # or read(NodeConfig) for os.environ
-    print(describe(NodeConfig))               # the markdown table of docs/ and ``--help``
+    config = read(NodeConfig, env)   # env: any mapping; None (the default) is os.environ
+    print(describe(NodeConfig))       # the markdown table for docs/ and ``--help``
 
-An unset variable, or one set to blank, takes the default; a setting without a default is
-required. A secret declared with ``file=True`` may instead come from the file that
+An unset variable, or one set to blank, takes the default; a setting without a default (or a
+``factory`` that computes one when reading) is required. ``LOG_LEVEL`` is declared here once
+for every service. A secret declared with ``file=True`` may instead come from the file that
 ``NAME_FILE`` names (Docker and Kubernetes secrets), never from both.
 
 Errors: one class, ``SettingError`` (a ``ValueError``), and one wording, ``NAME: problem``::

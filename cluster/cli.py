@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cluster.config import ClusterConfig, ConfigError
+from cluster.config import ClusterConfig
 from cluster.runtime import (
     RUNTIMES,
     ClusterError,
@@ -29,6 +28,7 @@ from cluster.runtime import (
     find_runtime,
     get_runtime,
 )
+from servicekit.settings import SettingError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,7 +71,7 @@ def config_from(args: argparse.Namespace) -> ClusterConfig:
 
 
 def runtime_for(args: argparse.Namespace, config: ClusterConfig) -> Runtime:
-    requested = args.runtime or os.environ.get("RUNTIME") or "auto"
+    requested = args.runtime or config.runtime or "auto"
     pick = get_runtime if args.command == "up" else find_runtime
     runtime, reason = pick(requested, config)
     print(reason, file=sys.stderr)
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except (ClusterError, ConfigError) as exc:
+    except (ClusterError, SettingError) as exc:
         print(f"cluster {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

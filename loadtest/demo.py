@@ -32,6 +32,7 @@ from cluster.config import ClusterConfig
 from cluster.runtime import ClusterError, ClusterStatus, Runtime, get_runtime
 from loadtest import report
 from loadtest.verify import verify
+from servicekit.settings import SettingError
 
 HERE = Path(__file__).resolve().parent
 ACCOUNTS = ("alice", "bob", "carol")
@@ -206,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--runtime",
         choices=("local", "docker", "auto"),
-        default=os.environ.get("RUNTIME") or "local",
-        help="local (default)",
+        default=None,
+        help="local (default; or $RUNTIME)",
     )
     return parser
 
@@ -223,7 +224,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     settings = DemoSettings(args.nodes, args.users, args.spawn_rate, args.duration,
                             args.reports, args.seed)  # fmt: skip
-    runtime, reason = get_runtime(args.runtime, ClusterConfig.from_env())
+    try:
+        config = ClusterConfig.from_env()
+    except SettingError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    runtime, reason = get_runtime(args.runtime or config.runtime or "local", config)
     print(reason, file=sys.stderr)
     out = settings.reports / time.strftime("%Y%m%d-%H%M%S")
     try:

@@ -23,17 +23,42 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import random
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from locust import FastHttpUser, between, events, task
 
-ACCOUNTS = [a for a in os.environ.get("LOAD_ACCOUNTS", "alice,bob,carol").split(",") if a]
-ACK_FILE = os.environ.get("LOAD_ACK_FILE")
-SUMMARY_FILE = os.environ.get("LOAD_SUMMARY_FILE")
+from servicekit.parsers import comma_list, text
+from servicekit.settings import read, setting
+
+
+# servicekit.settings is pure standard library (tests/servicekit/test_settings.py checks that it
+# pulls in no asyncio), so this gevent-patched process may use the one settings reader.
+@dataclass(frozen=True, slots=True)
+class LoadSettings:
+    """What the demo and ``make load`` tell these users (``describe(LoadSettings)``)."""
+
+    accounts: tuple[str, ...] = setting(
+        "LOAD_ACCOUNTS",
+        comma_list(text(), "comma-separated user names"),
+        ("alice", "bob", "carol"),
+        help="the accounts the users log in as, in turn",
+    )
+    ack_file: str | None = setting(
+        "LOAD_ACK_FILE", text("a path"), None, help="JSON lines of acknowledged writes"
+    )
+    summary_file: str | None = setting(
+        "LOAD_SUMMARY_FILE", text("a path"), None, help="the client-side counters, at exit"
+    )
+
+
+SETTINGS = read(LoadSettings)
+ACCOUNTS = list(SETTINGS.accounts)
+ACK_FILE = SETTINGS.ack_file
+SUMMARY_FILE = SETTINGS.summary_file
 MAX_RETRIES = 8
 
 _next_account = itertools.count()

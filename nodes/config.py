@@ -1,166 +1,123 @@
 """The node's settings, read once from the environment.
 
-``NodeConfig.from_env()`` is the only place in the package that reads environment variables.
-A missing or invalid setting raises ``ConfigError`` whose message names the variable; the
-entry point prints it as one line and exits with status 2.
+``NodeConfig.from_env()`` is the only place in the package that reads environment variables;
+each setting is declared once below (``servicekit.settings``: name, parser, default, help). A
+missing or invalid setting raises ``ConfigError`` (``servicekit.settings.SettingError``), one
+line that names the variable; the entry point prints it and exits with status 2.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import socket
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from nodes.revocation.base import MODES
+from servicekit.parsers import choice, integer, number, secret_bytes, text
+from servicekit.settings import LOG_LEVEL, SettingError, field_of, read, setting
+
+ConfigError = SettingError  # the name ``nodes.__main__`` and the tests catch
 
 MIN_SECRET_BYTES = 32
-_T = TypeVar("_T", int, float)
+_CLAIM = text("1 to 200 characters", lambda raw: 0 < len(raw) <= 200)
 
 
-class ConfigError(ValueError):
-    """A setting is missing or invalid; the message names it."""
+def _printable(raw: str) -> bool:
+    return 0 < len(raw) <= 64 and all(0x21 <= ord(c) <= 0x7E for c in raw)
 
 
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
     """Everything a node needs to know, fixed for the life of the process."""
 
-    #: ``NODE_NAME``: the name in ``X-Served-By``, logs and ``/whoami`` (default: the hostname).
-    node_name: str
-    #: ``JWT_SECRET`` or the content of ``JWT_SECRET_FILE``: the HS256 key, at least 32 bytes.
-    jwt_secret: bytes = field(repr=False)
-    #: ``NODE_HOST``: the address to listen on.
-    host: str = "0.0.0.0"
-    #: ``NODE_PORT``: the TCP port to listen on.
-    port: int = 8000
-    #: ``REDIS_URL``: users, orders, idempotency records (and the denylist, by mode).
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    #: ``REDIS_TIMEOUT_SECONDS``: connect and per-command socket timeout.
-    redis_timeout: float = 1.0
-    #: ``JWT_TTL_SECONDS``: lifetime of an access token.
-    jwt_ttl: int = 900
-    #: ``JWT_ISSUER`` / ``JWT_AUDIENCE``: the ``iss`` and ``aud`` claims issued and required.
-    jwt_issuer: str = "stateless-cluster"
-    jwt_audience: str = "stateless-cluster-api"
-    #: ``REVOCATION``: one of ``nodes.revocation.MODES``.
-    revocation: str = "none"
-    #: ``DRAIN_SECONDS``: how long a node keeps serving after SIGTERM with ``/readyz`` at 503.
-    drain_seconds: float = 3.0
-    #: ``SHUTDOWN_TIMEOUT_SECONDS``: how long in-flight requests may take to finish after that.
-    shutdown_timeout: float = 10.0
-    #: ``IDEMPOTENCY_TTL_SECONDS``: how long an ``Idempotency-Key`` record is kept.
-    idempotency_ttl: int = 86400
-    #: ``IDEMPOTENCY_LEASE_SECONDS``: how long a reservation blocks others before a retry may
-    #: take it over.
-    idempotency_lease: float = 5.0
-    #: ``PASSWORD_HASH_COST``: scrypt's N is 2**cost for hashes created by this node.
-    password_hash_cost: int = 14
-    #: ``LOG_LEVEL``: the root logger's level.
-    log_level: str = "INFO"
+    node_name: str = setting(
+        "NODE_NAME",
+        text("1 to 64 printable ASCII characters without spaces", _printable),
+        factory=socket.gethostname,
+        shown="the hostname",
+        help="the name in `X-Served-By`, logs and `/whoami`",
+    )
+    jwt_secret: bytes = setting(
+        "JWT_SECRET",
+        secret_bytes(MIN_SECRET_BYTES),
+        secret=True,
+        file=True,
+        help="the HS256 signing key, the same on every node",
+    )
+    host: str = setting(
+        "NODE_HOST", text("a host name or address"), "0.0.0.0", help="the address to listen on"
+    )
+    port: int = setting("NODE_PORT", integer(1, 65535), 8000, help="the TCP port to listen on")
+    redis_url: str = setting(
+        "REDIS_URL",
+        text(
+            "a URL starting with redis://, rediss:// or unix://",
+            lambda raw: raw.startswith(("redis://", "rediss://", "unix://")),
+        ),
+        "redis://127.0.0.1:6379/0",
+        help="users, orders, idempotency records (and the denylist, by mode)",
+    )
+    redis_timeout: float = setting(
+        "REDIS_TIMEOUT_SECONDS",
+        number(0.05, 60.0),
+        1.0,
+        help="connect and per-command socket timeout (s)",
+    )
+    jwt_ttl: int = setting(
+        "JWT_TTL_SECONDS", integer(1, 7 * 86400), 900, help="lifetime of an access token (s)"
+    )
+    # A blank issuer or audience is refused rather than taken as the default: a token with an
+    # empty ``iss`` or ``aud`` would be a configuration mistake that verifies everywhere.
+    jwt_issuer: str = setting(
+        "JWT_ISSUER",
+        _CLAIM,
+        "stateless-cluster",
+        help="the `iss` claim issued and required",
+        blank_is_unset=False,
+    )
+    jwt_audience: str = setting(
+        "JWT_AUDIENCE",
+        _CLAIM,
+        "stateless-cluster-api",
+        help="the `aud` claim issued and required",
+        blank_is_unset=False,
+    )
+    revocation: str = setting(
+        "REVOCATION", choice(MODES), "none", help="how a token is taken back before `exp`"
+    )
+    drain_seconds: float = setting(
+        "DRAIN_SECONDS",
+        number(0.0, 600.0),
+        3.0,
+        help="how long a node keeps serving after SIGTERM with `/readyz` at 503 (s)",
+    )
+    shutdown_timeout: float = setting(
+        "SHUTDOWN_TIMEOUT_SECONDS",
+        number(0.0, 600.0),
+        10.0,
+        help="how long in-flight requests may take to finish after the drain (s)",
+    )
+    idempotency_ttl: int = setting(
+        "IDEMPOTENCY_TTL_SECONDS",
+        integer(60, 30 * 86400),
+        86400,
+        help="how long an `Idempotency-Key` record is kept (s)",
+    )
+    idempotency_lease: float = setting(
+        "IDEMPOTENCY_LEASE_SECONDS",
+        number(0.1, 3600.0),
+        5.0,
+        help="how long a reservation blocks others before a retry may take it over (s)",
+    )
+    password_hash_cost: int = setting(
+        "PASSWORD_HASH_COST",
+        integer(10, 20),
+        14,
+        help="scrypt's N is 2**cost for hashes created by this node",
+    )
+    log_level: str = field_of(LOG_LEVEL)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NodeConfig:
         """Read and validate every setting; raise ``ConfigError`` naming the first bad one."""
-        env = os.environ if environ is None else environ
-        return cls(
-            node_name=_node_name(env),
-            jwt_secret=_secret(env),
-            host=env.get("NODE_HOST", "0.0.0.0") or "0.0.0.0",
-            port=_number(env, "NODE_PORT", int, 8000, 1, 65535),
-            redis_url=_redis_url(env),
-            redis_timeout=_number(env, "REDIS_TIMEOUT_SECONDS", float, 1.0, 0.05, 60.0),
-            jwt_ttl=_number(env, "JWT_TTL_SECONDS", int, 900, 1, 7 * 86400),
-            jwt_issuer=_text(env, "JWT_ISSUER", "stateless-cluster"),
-            jwt_audience=_text(env, "JWT_AUDIENCE", "stateless-cluster-api"),
-            revocation=_choice(env, "REVOCATION", MODES, "none"),
-            drain_seconds=_number(env, "DRAIN_SECONDS", float, 3.0, 0.0, 600.0),
-            shutdown_timeout=_number(env, "SHUTDOWN_TIMEOUT_SECONDS", float, 10.0, 0.0, 600.0),
-            idempotency_ttl=_number(env, "IDEMPOTENCY_TTL_SECONDS", int, 86400, 60, 30 * 86400),
-            idempotency_lease=_number(env, "IDEMPOTENCY_LEASE_SECONDS", float, 5.0, 0.1, 3600.0),
-            password_hash_cost=_number(env, "PASSWORD_HASH_COST", int, 14, 10, 20),
-            log_level=_choice(env, "LOG_LEVEL", _LEVELS, "INFO", upper=True),
-        )
-
-
-_LEVELS = tuple(logging.getLevelNamesMapping())
-
-
-def _node_name(env: Mapping[str, str]) -> str:
-    name = env.get("NODE_NAME") or socket.gethostname()
-    if len(name) > 64 or not all(0x21 <= ord(c) <= 0x7E for c in name):
-        raise ConfigError("NODE_NAME must be 1-64 printable ASCII characters without spaces")
-    return name
-
-
-def _secret(env: Mapping[str, str]) -> bytes:
-    inline, path = env.get("JWT_SECRET"), env.get("JWT_SECRET_FILE")
-    if inline and path:
-        raise ConfigError("JWT_SECRET and JWT_SECRET_FILE are both set; set only one")
-    if path:
-        try:
-            secret = Path(path).read_bytes().rstrip(b"\r\n")
-        except OSError as exc:
-            raise ConfigError(f"JWT_SECRET_FILE cannot be read: {exc.strerror}") from exc
-        name = "JWT_SECRET_FILE"
-    elif inline:
-        secret, name = inline.encode(), "JWT_SECRET"
-    else:
-        raise ConfigError("JWT_SECRET (or JWT_SECRET_FILE) is required")
-    if len(secret) < MIN_SECRET_BYTES:
-        raise ConfigError(f"{name} must be at least {MIN_SECRET_BYTES} bytes")
-    return secret
-
-
-def _redis_url(env: Mapping[str, str]) -> str:
-    url = env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
-    return url
-
-
-def _text(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name, default)
-    if not value or len(value) > 200:
-        raise ConfigError(f"{name} must be 1-200 characters")
-    return value
-
-
-def _choice(
-    env: Mapping[str, str],
-    name: str,
-    allowed: tuple[str, ...],
-    default: str,
-    *,
-    upper: bool = False,
-) -> str:
-    value = env.get(name) or default
-    value = value.upper() if upper else value
-    if value not in allowed:
-        raise ConfigError(f"{name} must be one of: {', '.join(allowed)} (got {value!r})")
-    return value
-
-
-def _number(
-    env: Mapping[str, str],
-    name: str,
-    kind: Callable[[str], _T],
-    default: _T,
-    low: _T,
-    high: _T,
-) -> _T:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigError(
-            f"{name} must be a number between {low} and {high} (got {raw!r})"
-        ) from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high} (got {raw!r})")
-    return value
+        return read(cls, environ)

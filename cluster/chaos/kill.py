@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import random
 import re
 import signal
@@ -41,6 +40,7 @@ from cluster.chaos.plan import (
 )
 from cluster.config import ClusterConfig
 from cluster.runtime import ClusterError, NodeState, Runtime, find_runtime
+from servicekit.settings import SettingError
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -265,10 +265,14 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    config = ClusterConfig.from_env()
+    try:
+        config = ClusterConfig.from_env()
+    except SettingError as exc:
+        print(f"chaos-kill: {exc}", file=sys.stderr)
+        return 1
     if args.state_dir is not None:
         config = dataclasses.replace(config, state_dir=args.state_dir)
-    requested = args.runtime or os.environ.get("RUNTIME") or "auto"
+    requested = args.runtime or config.runtime or "auto"
     # `kill <chaos>` cleans up like Ctrl-C; SIGINT too even when started in the background.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)

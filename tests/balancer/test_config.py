@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from balancer.config import BalancerConfig, ConfigError
+from balancer.config import BalancerConfig
+from servicekit.settings import SettingError
 
 BACKENDS = {"BALANCER_BACKENDS": "http://127.0.0.1:8081, http://localhost:8082/"}
 
@@ -27,6 +28,30 @@ def test_client_timeouts() -> None:
     assert (config.client_idle_timeout, config.client_header_timeout) == (5.0, 2.5)
 
 
+def test_duplicates_and_blanks_are_dropped_and_blank_values_are_defaults() -> None:
+    env = {"BALANCER_BACKENDS": "http://a:1,, http://a:1/x ,http://b:2", "BALANCER_PORT": ""}
+    config = BalancerConfig.from_env(env)
+    assert config.backends == ("http://a:1", "http://b:2") and config.port == 8080
+
+
+def test_every_setting_is_read() -> None:
+    env = {
+        **BACKENDS,
+        "BALANCER_HOST": "127.0.0.1",
+        "BALANCER_PORT": "9000",
+        "BALANCER_MAX_TRIES": "5",
+        "BALANCER_RETRY_BUDGET": "0.5",
+        "BALANCER_RETRY_MIN": "0",
+        "BALANCER_MAX_BODY": "0",
+        "BALANCER_SHUTDOWN_GRACE": "inf",
+        "LOG_LEVEL": "debug",
+    }
+    config = BalancerConfig.from_env(env)
+    assert (config.host, config.port, config.max_tries) == ("127.0.0.1", 9000, 5)
+    assert (config.retry_budget, config.retry_min, config.max_body) == (0.5, 0, 0)
+    assert config.shutdown_grace == float("inf") and config.log_level == "DEBUG"
+
+
 def test_discover() -> None:
     config = BalancerConfig.from_env({"BALANCER_DISCOVER": "node:8000"})
     assert config.discover == ("node", 8000) and config.backends == ()
@@ -35,13 +60,18 @@ def test_discover() -> None:
 @pytest.mark.parametrize(
     ("env", "named"),
     [
-        ({}, "BALANCER_BACKENDS"),
-        ({"BALANCER_BACKENDS": "ftp://x:1"}, "BALANCER_BACKENDS"),
+        ({}, "BALANCER_BACKENDS: required"),
+        ({"BALANCER_BACKENDS": ","}, "BALANCER_BACKENDS: required"),
+        ({"BALANCER_BACKENDS": "ftp://x:1"}, "BALANCER_BACKENDS: expected"),
         ({"BALANCER_BACKENDS": "http://x"}, "BALANCER_BACKENDS"),
-        ({"BALANCER_DISCOVER": "node"}, "BALANCER_DISCOVER"),
-        ({**BACKENDS, "BALANCER_DISCOVER": "node:1"}, "BALANCER_DISCOVER"),
+        ({"BALANCER_BACKENDS": "http://x:port"}, "BALANCER_BACKENDS"),
+        ({"BALANCER_DISCOVER": "node"}, "BALANCER_DISCOVER: expected host:port, got 'node'"),
+        ({"BALANCER_DISCOVER": "node:0"}, "BALANCER_DISCOVER"),
+        ({**BACKENDS, "BALANCER_DISCOVER": "node:1"}, "BALANCER_DISCOVER: BALANCER_BACKENDS"),
         ({**BACKENDS, "BALANCER_PORT": "http"}, "BALANCER_PORT"),
-        ({**BACKENDS, "BALANCER_PORT": "70000"}, "BALANCER_PORT"),
+        ({**BACKENDS, "BALANCER_PORT": "70000"}, "BALANCER_PORT: expected an integer from 1"),
+        ({**BACKENDS, "BALANCER_MAX_HEADER": "255"}, "BALANCER_MAX_HEADER"),
+        ({**BACKENDS, "BALANCER_MAX_BODY": "-1"}, "BALANCER_MAX_BODY"),
         ({**BACKENDS, "BALANCER_TRY_TIMEOUT": "-1"}, "BALANCER_TRY_TIMEOUT"),
         ({**BACKENDS, "BALANCER_RETRY_BUDGET": "1.5"}, "BALANCER_RETRY_BUDGET"),
         ({**BACKENDS, "BALANCER_MAX_TRIES": "0"}, "BALANCER_MAX_TRIES"),
@@ -53,5 +83,5 @@ def test_discover() -> None:
     ],
 )
 def test_invalid_settings_are_named(env: dict[str, str], named: str) -> None:
-    with pytest.raises(ConfigError, match=named):
+    with pytest.raises(SettingError, match=named):
         BalancerConfig.from_env(env)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cluster.cli import render_status
-from cluster.config import ClusterConfig, ConfigError
+from cluster.config import ClusterConfig
 from cluster.runtime import (
     ClusterStatus,
     MissingDependency,
@@ -21,6 +21,7 @@ from cluster.runtime import (
     get_runtime,
 )
 from cluster.runtime.local import LocalRuntime, ensure_secret
+from servicekit.settings import SettingError
 from tests.cluster.support import free_ports
 
 
@@ -29,6 +30,13 @@ def test_defaults_are_the_design_ports() -> None:
     assert (config.balancer_port, config.port_of(1), config.port_of(3)) == (8080, 8081, 8083)
     assert config.redis_url == "redis://127.0.0.1:6390/0"
     assert config.state_dir == Path(".cluster")
+    assert (config.nodes, config.revocation, config.drain_seconds, config.runtime) == (
+        3,
+        "none",
+        None,
+        None,
+    )
+    assert (config.ready_timeout, config.stop_timeout) == (30.0, 15.0)
 
 
 def test_every_port_and_the_state_dir_can_be_overridden() -> None:
@@ -39,8 +47,12 @@ def test_every_port_and_the_state_dir_can_be_overridden() -> None:
             "CLUSTER_NODE_PORTS": "19001,19005",
             "CLUSTER_REDIS_PORT": "16390",
             "NODES": "2",
+            "DRAIN_SECONDS": "0.5",
+            "RUNTIME": "docker",
+            "CLUSTER_READY_TIMEOUT": "5",
         }
     )
+    assert (config.drain_seconds, config.runtime, config.ready_timeout) == (0.5, "docker", 5.0)
     assert config.state_dir == Path("/tmp/x")
     assert (config.port_of(1), config.port_of(2)) == (19001, 19005)
     assert (config.balancer_url, config.redis_port, config.nodes) == (
@@ -53,14 +65,17 @@ def test_every_port_and_the_state_dir_can_be_overridden() -> None:
 @pytest.mark.parametrize(
     ("env", "named"),
     [
-        ({"CLUSTER_BALANCER_PORT": "eighty"}, "CLUSTER_BALANCER_PORT"),
-        ({"NODES": "0"}, "NODES"),
+        ({"CLUSTER_BALANCER_PORT": "eighty"}, "CLUSTER_BALANCER_PORT: expected an integer >= 1"),
+        ({"NODES": "0"}, "NODES: expected an integer >= 1, got '0'"),
         ({"CLUSTER_NODE_PORTS": "1,x"}, "CLUSTER_NODE_PORTS"),
         ({"DRAIN_SECONDS": "-1"}, "DRAIN_SECONDS"),
+        ({"DRAIN_SECONDS": "0"}, "DRAIN_SECONDS: expected a number > 0"),
+        ({"CLUSTER_STOP_TIMEOUT": "nan"}, "CLUSTER_STOP_TIMEOUT"),
+        ({"RUNTIME": "k8s"}, "RUNTIME: expected one of auto, local, docker, got 'k8s'"),
     ],
 )
 def test_a_bad_setting_is_named(env: dict[str, str], named: str) -> None:
-    with pytest.raises(ConfigError, match=named):
+    with pytest.raises(SettingError, match=named):
         ClusterConfig.from_env(env)
 
 

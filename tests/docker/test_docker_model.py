@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from cluster.config import ConfigError
 from cluster.runtime import NodeState, RuntimeUnavailable
 from cluster.runtime.docker.config import DEFAULT_COMPOSE_FILE, DockerSettings
 from cluster.runtime.docker.model import (
@@ -22,6 +21,7 @@ from cluster.runtime.docker.model import (
     published_port,
     ready,
 )
+from servicekit.settings import SettingError
 
 
 def test_label_filters_name_the_project_and_service() -> None:
@@ -129,5 +129,7 @@ def test_settings_from_env() -> None:
 
 
 def test_a_bad_project_name_is_refused_with_its_variable() -> None:
-    with pytest.raises(ConfigError, match="COMPOSE_PROJECT_NAME"):
+    with pytest.raises(SettingError, match="COMPOSE_PROJECT_NAME: expected lower-case"):
         DockerSettings(project="Not OK")
+    with pytest.raises(SettingError, match="COMPOSE_PROJECT_NAME"):
+        DockerSettings.from_env({"COMPOSE_PROJECT_NAME": "-x"})

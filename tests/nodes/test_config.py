@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from nodes.config import ConfigError, NodeConfig
+from nodes.config import NodeConfig
+from servicekit.settings import SettingError, describe, settings_of
 
 SECRET = "s" * 32
 
@@ -59,10 +61,10 @@ def test_secret_from_a_file(tmp_path: Path) -> None:
     ("env", "named"),
     [
         ({}, "JWT_SECRET"),
-        ({"JWT_SECRET": "short"}, "JWT_SECRET must be at least 32 bytes"),
-        ({"JWT_SECRET_FILE": "/nonexistent/secret"}, "JWT_SECRET_FILE"),
-        ({"JWT_SECRET": SECRET, "JWT_SECRET_FILE": "/x"}, "JWT_SECRET_FILE"),
-        ({"NODE_PORT": "http"}, "NODE_PORT"),
+        ({"JWT_SECRET": "short"}, "JWT_SECRET: expected at least 32 bytes, got 5 bytes"),
+        ({"JWT_SECRET_FILE": "/nonexistent/secret"}, "JWT_SECRET_FILE: cannot read"),
+        ({"JWT_SECRET": SECRET, "JWT_SECRET_FILE": "/x"}, "JWT_SECRET_FILE: JWT_SECRET is set too"),
+        ({"NODE_PORT": "http"}, "NODE_PORT: expected an integer from 1 to 65535, got 'http'"),
         ({"NODE_PORT": "70000"}, "NODE_PORT"),
         ({"JWT_TTL_SECONDS": "0"}, "JWT_TTL_SECONDS"),
         ({"REVOCATION": "sometimes"}, "REVOCATION"),
@@ -70,6 +72,10 @@ def test_secret_from_a_file(tmp_path: Path) -> None:
         ({"DRAIN_SECONDS": "nan"}, "DRAIN_SECONDS"),
         ({"REDIS_URL": "http://localhost"}, "REDIS_URL"),
         ({"NODE_NAME": "bad name"}, "NODE_NAME"),
+        ({"NODE_NAME": "n" * 65}, "NODE_NAME"),
+        ({"JWT_ISSUER": ""}, "JWT_ISSUER"),
+        ({"IDEMPOTENCY_TTL_SECONDS": "59"}, "IDEMPOTENCY_TTL_SECONDS"),
+        ({"PASSWORD_HASH_COST": "21"}, "PASSWORD_HASH_COST"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
     ],
 )
@@ -77,12 +83,34 @@ def test_a_bad_setting_is_named(env: dict[str, str], named: str) -> None:
     base = (
         {} if "JWT_SECRET" in env or "JWT_SECRET_FILE" in env or not env else {"JWT_SECRET": SECRET}
     )
-    with pytest.raises(ConfigError, match=named):
+    with pytest.raises(SettingError, match=named):
         NodeConfig.from_env({**base, **env})
 
 
 def test_short_secret_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "secret"
     path.write_text("too short\n")
-    with pytest.raises(ConfigError, match="JWT_SECRET_FILE must be at least 32 bytes"):
+    with pytest.raises(
+        SettingError, match="JWT_SECRET_FILE: expected at least 32 bytes, got 9 bytes"
+    ):
         NodeConfig.from_env({"JWT_SECRET_FILE": str(path)})
+
+
+def test_blank_means_the_default() -> None:
+    config = NodeConfig.from_env({"JWT_SECRET": SECRET, "NODE_HOST": "", "NODE_PORT": " "})
+    assert (config.host, config.port) == ("0.0.0.0", 8000)
+
+
+def test_a_short_secret_is_never_echoed() -> None:
+    with pytest.raises(SettingError) as caught:
+        NodeConfig.from_env({"JWT_SECRET": "hunter2-hunter2"})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_every_field_is_a_declared_setting() -> None:
+    names = [spec.name for spec in settings_of(NodeConfig)]
+    assert names[:4] == ["NODE_NAME", "JWT_SECRET", "NODE_HOST", "NODE_PORT"]
+    assert len(names) == len(dataclasses.fields(NodeConfig))
+    assert "| `JWT_SECRET` or `JWT_SECRET_FILE` | at least 32 bytes | required |" in describe(
+        NodeConfig
+    )

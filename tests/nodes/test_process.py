@@ -39,7 +39,7 @@ def run_node(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     ("settings", "named"),
     [
         ({}, "JWT_SECRET"),
-        ({"JWT_SECRET": "too-short"}, "JWT_SECRET must be at least 32 bytes"),
+        ({"JWT_SECRET": "too-short"}, "JWT_SECRET: expected at least 32 bytes"),
         ({"JWT_SECRET": "s" * 32, "REVOCATION": "bogus"}, "REVOCATION"),
         ({"JWT_SECRET": "s" * 32, "NODE_PORT": "eighty"}, "NODE_PORT"),
     ],

@@ -2,18 +2,18 @@
 
 The rest (publish port, node count, revocation mode, drain, timeouts, state directory) comes from
 ``ClusterConfig``, shared with the local runtime. Nothing else in ``cluster.runtime.docker``
-reads ``os.environ``.
+reads ``os.environ``; each setting is declared once below (``servicekit.settings``).
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cluster.config import ConfigError
+from servicekit.parsers import PATH, matching, text
+from servicekit.settings import read, setting, spec_of
 
 #: compose/compose.yaml of this checkout.
 DEFAULT_COMPOSE_FILE = Path(__file__).resolve().parents[3] / "compose" / "compose.yaml"
@@ -21,43 +21,51 @@ DEFAULT_APP_IMAGE = "stateless-cluster/app:latest"
 DEFAULT_PROJECT = "stateless-cluster"
 #: The official image first, then the one compose/build-offline-images.sh builds.
 REDIS_CANDIDATES = ("redis:7-alpine", "stateless-cluster/redis:bookworm")
+#: Variables handed to Compose as they are: the containers check them.
+PASSED_ON = ("LOG_LEVEL",)
 
 # Compose's own rule for project names.
-_PROJECT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_PROJECT = matching(
+    r"[a-z0-9][a-z0-9_-]*",
+    "lower-case letters, digits, '-' and '_', starting with a letter or digit",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class DockerSettings:
     """Which Compose project, file and images the Docker runtime uses."""
 
-    #: The Compose project (``COMPOSE_PROJECT_NAME``): every container, network and volume of the
-    #: cluster carries it as the ``com.docker.compose.project`` label, and the runtime acts on
-    #: nothing else.
-    project: str = DEFAULT_PROJECT
-    #: The Compose file (``CLUSTER_COMPOSE_FILE``).
-    compose_file: Path = DEFAULT_COMPOSE_FILE
-    #: The image of the nodes and the balancer (``APP_IMAGE``), built by ``make images``.
-    app_image: str = DEFAULT_APP_IMAGE
-    #: Redis's image (``REDIS_IMAGE``); unset: the first of ``REDIS_CANDIDATES`` present.
-    redis_image: str | None = None
-    #: Extra variables for Compose (``LOG_LEVEL`` …), passed as they are.
+    #: Every container, network and volume of the cluster carries the project as the
+    #: ``com.docker.compose.project`` label, and the runtime acts on nothing else.
+    project: str = setting(
+        "COMPOSE_PROJECT_NAME", _PROJECT, DEFAULT_PROJECT, help="the Compose project"
+    )
+    # RUF009 takes setting() for a mutable default; it returns a field whose default is a Path.
+    compose_file: Path = setting(  # noqa: RUF009
+        "CLUSTER_COMPOSE_FILE", PATH, DEFAULT_COMPOSE_FILE, help="the Compose file"
+    )
+    app_image: str = setting(
+        "APP_IMAGE",
+        text("an image reference"),
+        DEFAULT_APP_IMAGE,
+        help="the image of the nodes and the balancer, built by `make images`",
+    )
+    redis_image: str | None = setting(
+        "REDIS_IMAGE",
+        text("an image reference"),
+        None,
+        help="Redis's image; unset: the first of `REDIS_CANDIDATES` present",
+    )
+    #: Extra variables for Compose (``PASSED_ON``: ``LOG_LEVEL``), passed as they are.
     extra_env: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if not _PROJECT.match(self.project):
-            raise ConfigError(
-                f"COMPOSE_PROJECT_NAME={self.project!r}: lower-case letters, digits, '-' and '_' "
-                "only, starting with a letter or digit"
-            )
+        # A project given in code (tests, ``dataclasses.replace``) obeys the same rule.
+        spec_of(DockerSettings, "project").parse(self.project)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DockerSettings:
-        env = os.environ if env is None else env
-        compose_file = env.get("CLUSTER_COMPOSE_FILE")
-        return cls(
-            project=env.get("COMPOSE_PROJECT_NAME") or DEFAULT_PROJECT,
-            compose_file=Path(compose_file) if compose_file else DEFAULT_COMPOSE_FILE,
-            app_image=env.get("APP_IMAGE") or DEFAULT_APP_IMAGE,
-            redis_image=env.get("REDIS_IMAGE") or None,
-            extra_env=tuple((k, env[k]) for k in ("LOG_LEVEL",) if env.get(k)),
-        )
+        """Read and validate every setting; raise ``SettingError`` naming the first bad one."""
+        source = os.environ if env is None else env
+        extra = tuple((name, source[name]) for name in PASSED_ON if source.get(name))
+        return read(cls, source, extra_env=extra)

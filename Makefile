@@ -18,7 +18,7 @@ LOAD_HOST ?= http://127.0.0.1:8080
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test lint fmt demo cluster-up cluster-down cluster-status load chaos \
-        bench-balancer bench-node paradox images clean fullspeed
+        bench-balancer bench-node paradox images clean fullspeed docs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -40,6 +40,9 @@ lint: $(STAMP)  ## ruff (lint + format check), mypy, and the layering contract (
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+docs: $(STAMP)  ## render docs/settings.md from the settings each service declares
+	$(BIN)/python -m cluster.settings_doc > docs/settings.md
 
 fmt: $(STAMP)  ## format the code with ruff
 	$(BIN)/ruff check --fix .

@@ -27,8 +27,7 @@ _POSITIVE = number(above=0.0)
 class ClusterConfig:
     """Where and how the local cluster runs; ``describe(ClusterConfig)`` lists the settings."""
 
-    # RUF009 takes setting() for a mutable default; it returns a field whose default is a Path.
-    state_dir: Path = setting(  # noqa: RUF009
+    state_dir: Path = setting(
         "CLUSTER_STATE_DIR",
         PATH,
         Path(".cluster"),

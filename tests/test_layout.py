@@ -100,3 +100,10 @@ def test_no_reference_to_the_design_draft() -> None:
     # The contract lives in docs/; the draft it started from is not part of the repository.
     named = [str(p.relative_to(ROOT)) for p in _modules() if "DESIGN.md" in p.read_text()]
     assert not named, f"refer to docs/ instead: {named}"
+
+
+def test_the_settings_page_is_the_declarations() -> None:
+    from cluster.settings_doc import render
+
+    page = (ROOT / "docs" / "settings.md").read_text()
+    assert page == render(), "docs/settings.md is stale: run `make docs`"

@@ -40,8 +40,7 @@ class DockerSettings:
     project: str = setting(
         "COMPOSE_PROJECT_NAME", _PROJECT, DEFAULT_PROJECT, help="the Compose project"
     )
-    # RUF009 takes setting() for a mutable default; it returns a field whose default is a Path.
-    compose_file: Path = setting(  # noqa: RUF009
+    compose_file: Path = setting(
         "CLUSTER_COMPOSE_FILE", PATH, DEFAULT_COMPOSE_FILE, help="the Compose file"
     )
     app_image: str = setting(

@@ -53,6 +53,8 @@ async def probe(proxy: Proxy, session: aiohttp.ClientSession, backend: Backend) 
         changed = backend.health.probe_draining()
     else:
         changed = backend.health.probe_failed(time.monotonic())
+        if changed:
+            backend.counts.ejections += 1
     if changed:
         proxy.pool.refresh()
         level = logging.INFO if status == 200 else logging.WARNING

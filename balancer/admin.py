@@ -1,8 +1,8 @@
 """The balancer's own endpoints under ``/_lb/`` (never proxied).
 
 ``GET /_lb/status``: DESIGN.md's JSON (strategy, backends with state and counters, retries).
-``GET /_lb/metrics``: Prometheus text, rendered at scrape time from the plain counters that the
-hot path increments (no metric object is touched per request).
+``GET /_lb/metrics``: Prometheus text, rendered at scrape time from ``counters`` (the plain ints
+the hot path increments; no metric object is touched per request).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from balancer.context import Proxy
-from balancer.counters import LATENCY_BUCKETS
+from balancer.counters import LATENCY_BUCKETS, Counters
 from balancer.health import State
 from servicekit.problem import PROBLEM_CONTENT_TYPE, problem_bytes
 
@@ -74,55 +74,52 @@ class _Collector(Collector):
         self.proxy = proxy
 
     def collect(self) -> Iterator[Metric]:
-        proxy, counters = self.proxy, self.proxy.counters
-        labels = ["backend", "url"]
-        up = GaugeMetricFamily(
-            "balancer_backend_up", "1 when the backend gets traffic", labels=labels
-        )
-        state = GaugeMetricFamily(
-            "balancer_backend_state", "1 for the backend's current state", labels=[*labels, "state"]
-        )
-        in_flight = GaugeMetricFamily(
-            "balancer_backend_in_flight", "requests in flight", labels=labels
-        )
-        requests = CounterMetricFamily("balancer_backend_requests", "attempts sent", labels=labels)
-        failures = CounterMetricFamily(
-            "balancer_backend_failures", "failed attempts", labels=labels
-        )
-        ejections = CounterMetricFamily("balancer_backend_ejections", "ejections", labels=labels)
-        for b in proxy.pool.backends:
-            key = [b.name, b.url]
-            up.add_metric(key, 1.0 if b.state is State.UP else 0.0)
-            for s in State:
-                state.add_metric([*key, s.value], 1.0 if b.state is s else 0.0)
-            counts = b.counts
-            in_flight.add_metric(key, counts.in_flight)
-            requests.add_metric(key, counts.requests)
-            failures.add_metric(key, counts.failures)
-            ejections.add_metric(key, counts.ejections)
-        yield from (up, state, in_flight, requests, failures, ejections)
-        responses = CounterMetricFamily(
-            "balancer_responses", "responses by status", labels=["code"]
-        )
-        for code, count in sorted(counters.codes.items()):
-            responses.add_metric([str(code)], count)
-        local = CounterMetricFamily(
-            "balancer_local_responses", "answers the balancer made itself", labels=["code"]
-        )
-        for code, count in sorted(counters.local.items()):
-            local.add_metric([str(code)], count)
-        yield from (responses, local)
-        yield CounterMetricFamily(
-            "balancer_retries", "attempts that were retries", counters.retries
-        )
-        yield CounterMetricFamily(
-            "balancer_retry_budget_denied", "retries refused by the budget", counters.budget_denied
-        )
-        yield CounterMetricFamily(
-            "balancer_responses_aborted", "responses cut mid-body", counters.aborted
-        )
-        yield GaugeMetricFamily("balancer_active_requests", "requests in flight", counters.active)
-        yield _histogram(counters.latency_buckets, counters.latency_sum)
+        yield from _backend_families(self.proxy)
+        yield from _process_families(self.proxy.counters)
+
+
+def _backend_families(proxy: Proxy) -> Iterator[Metric]:
+    labels = ["backend", "url"]
+    up = GaugeMetricFamily("balancer_backend_up", "1 when the backend gets traffic", labels=labels)
+    state = GaugeMetricFamily(
+        "balancer_backend_state", "1 for the backend's current state", labels=[*labels, "state"]
+    )
+    in_flight = GaugeMetricFamily("balancer_backend_in_flight", "requests in flight", labels=labels)
+    requests = CounterMetricFamily("balancer_backend_requests", "attempts sent", labels=labels)
+    failures = CounterMetricFamily("balancer_backend_failures", "failed attempts", labels=labels)
+    ejections = CounterMetricFamily("balancer_backend_ejections", "ejections", labels=labels)
+    for b in proxy.pool.backends:
+        key = [b.name, b.url]
+        up.add_metric(key, 1.0 if b.state is State.UP else 0.0)
+        for s in State:
+            state.add_metric([*key, s.value], 1.0 if b.state is s else 0.0)
+        counts = b.counts
+        in_flight.add_metric(key, counts.in_flight)
+        requests.add_metric(key, counts.requests)
+        failures.add_metric(key, counts.failures)
+        ejections.add_metric(key, counts.ejections)
+    yield from (up, state, in_flight, requests, failures, ejections)
+
+
+def _process_families(counters: Counters) -> Iterator[Metric]:
+    responses = CounterMetricFamily("balancer_responses", "responses by status", labels=["code"])
+    for code, count in sorted(counters.codes.items()):
+        responses.add_metric([str(code)], count)
+    local = CounterMetricFamily(
+        "balancer_local_responses", "answers the balancer made itself", labels=["code"]
+    )
+    for code, count in sorted(counters.local.items()):
+        local.add_metric([str(code)], count)
+    yield from (responses, local)
+    yield CounterMetricFamily("balancer_retries", "attempts that were retries", counters.retries)
+    yield CounterMetricFamily(
+        "balancer_retry_budget_denied", "retries refused by the budget", counters.budget_denied
+    )
+    yield CounterMetricFamily(
+        "balancer_responses_aborted", "responses cut mid-body", counters.aborted
+    )
+    yield GaugeMetricFamily("balancer_active_requests", "requests in flight", counters.active)
+    yield _histogram(counters.latency_buckets, counters.latency_sum)
 
 
 def _histogram(counts: list[int], total: float) -> HistogramMetricFamily:

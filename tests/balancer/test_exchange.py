@@ -282,3 +282,29 @@ def test_a_client_leaving_mid_response_does_not_harm_the_backend() -> None:
     pb.done()
     assert pb.counters.codes == {499: 1} and pb.backend("a").state.value == "up"
     assert pb.backend("a").counts.in_flight == 0
+
+
+# -- what else rides on the exchange --------------------------------------------------------------
+def test_a_retry_refused_by_the_budget_is_counted() -> None:
+    pb = Playbook("a", "b", retry_budget=0.0, retry_min=0)
+    pb >> ClientSends(GET) << Dial("a")
+    pb >> Refused("a") << Ejected("a") << give_up(503, "no backend could be reached", 1)
+    pb.done()
+    assert pb.counters.budget_denied == 1 and pb.counters.retries == 0
+
+
+def test_without_a_client_host_each_attempt_names_its_backend() -> None:
+    pb = Playbook("a", "b")
+    pb >> ClientSends(b"GET /x HTTP/1.0\r\nX-Request-ID: r-1\r\n\r\n") << Dial("a")
+    pb >> Refused("a") << Ejected("a") << Dial("b")
+    pb >> Connected("b") << ToBackend("b", Starts(b"GET /x HTTP/1.1\r\nHost: b:80\r\n"))
+    pb.done()
+
+
+def test_pipelined_requests_are_answered_in_order() -> None:
+    pb = Playbook("a", "b")
+    pb >> ClientSends(GET + request("GET", "/y")) << Dial("a")  # the second one waits
+    pb >> Connected("a") << to("a")
+    pb >> BackendSends("a", OK) << ToClient(OK_TO_CLIENT) << Dial("b")
+    pb >> Connected("b") << ToBackend("b", Starts(b"GET /y HTTP/1.1\r\n"))
+    pb.done()

@@ -1,8 +1,8 @@
 """The balancer's own endpoints under ``/_lb/`` (never proxied).
 
 ``GET /_lb/status``: DESIGN.md's JSON (strategy, backends with state and counters, retries).
-``GET /_lb/metrics``: Prometheus text, rendered at scrape time from the plain counters that the
-hot path increments (no metric object is touched per request).
+``GET /_lb/metrics``: Prometheus text, rendered at scrape time from ``counters`` (the plain ints
+the hot path increments; no metric object is touched per request).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from balancer.context import LATENCY_BUCKETS, Proxy
+from balancer.context import Proxy
+from balancer.counters import LATENCY_BUCKETS, Counters
 from balancer.health import State
 from servicekit.problem import PROBLEM_CONTENT_TYPE, problem_bytes
 
@@ -36,14 +37,14 @@ def status_document(proxy: Proxy) -> dict[str, object]:
                 "name": b.name,
                 "url": b.url,
                 "state": b.state.value,
-                "in_flight": b.in_flight,
-                "requests": b.requests,
-                "failures": b.failures,
-                "ejections": b.health.ejections,
+                "in_flight": b.counts.in_flight,
+                "requests": b.counts.requests,
+                "failures": b.counts.failures,
+                "ejections": b.counts.ejections,
             }
             for b in proxy.pool.backends
         ],
-        "retries": proxy.pool.retries,
+        "retries": proxy.counters.retries,
     }
 
 
@@ -73,54 +74,52 @@ class _Collector(Collector):
         self.proxy = proxy
 
     def collect(self) -> Iterator[Metric]:
-        proxy, stats = self.proxy, self.proxy.stats
-        labels = ["backend", "url"]
-        up = GaugeMetricFamily(
-            "balancer_backend_up", "1 when the backend gets traffic", labels=labels
-        )
-        state = GaugeMetricFamily(
-            "balancer_backend_state", "1 for the backend's current state", labels=[*labels, "state"]
-        )
-        in_flight = GaugeMetricFamily(
-            "balancer_backend_in_flight", "requests in flight", labels=labels
-        )
-        requests = CounterMetricFamily("balancer_backend_requests", "attempts sent", labels=labels)
-        failures = CounterMetricFamily(
-            "balancer_backend_failures", "failed attempts", labels=labels
-        )
-        ejections = CounterMetricFamily("balancer_backend_ejections", "ejections", labels=labels)
-        for b in proxy.pool.backends:
-            key = [b.name, b.url]
-            up.add_metric(key, 1.0 if b.state is State.UP else 0.0)
-            for s in State:
-                state.add_metric([*key, s.value], 1.0 if b.state is s else 0.0)
-            in_flight.add_metric(key, b.in_flight)
-            requests.add_metric(key, b.requests)
-            failures.add_metric(key, b.failures)
-            ejections.add_metric(key, b.health.ejections)
-        yield from (up, state, in_flight, requests, failures, ejections)
-        responses = CounterMetricFamily(
-            "balancer_responses", "responses by status", labels=["code"]
-        )
-        for code, count in sorted(stats.codes.items()):
-            responses.add_metric([str(code)], count)
-        local = CounterMetricFamily(
-            "balancer_local_responses", "answers the balancer made itself", labels=["code"]
-        )
-        for code, count in sorted(stats.local.items()):
-            local.add_metric([str(code)], count)
-        yield from (responses, local)
-        yield CounterMetricFamily(
-            "balancer_retries", "attempts that were retries", proxy.pool.retries
-        )
-        yield CounterMetricFamily(
-            "balancer_retry_budget_denied", "retries refused by the budget", stats.budget_denied
-        )
-        yield CounterMetricFamily(
-            "balancer_responses_aborted", "responses cut mid-body", stats.aborted
-        )
-        yield GaugeMetricFamily("balancer_active_requests", "requests in flight", proxy.active)
-        yield _histogram(stats.latency_buckets, stats.latency_sum)
+        yield from _backend_families(self.proxy)
+        yield from _process_families(self.proxy.counters)
+
+
+def _backend_families(proxy: Proxy) -> Iterator[Metric]:
+    labels = ["backend", "url"]
+    up = GaugeMetricFamily("balancer_backend_up", "1 when the backend gets traffic", labels=labels)
+    state = GaugeMetricFamily(
+        "balancer_backend_state", "1 for the backend's current state", labels=[*labels, "state"]
+    )
+    in_flight = GaugeMetricFamily("balancer_backend_in_flight", "requests in flight", labels=labels)
+    requests = CounterMetricFamily("balancer_backend_requests", "attempts sent", labels=labels)
+    failures = CounterMetricFamily("balancer_backend_failures", "failed attempts", labels=labels)
+    ejections = CounterMetricFamily("balancer_backend_ejections", "ejections", labels=labels)
+    for b in proxy.pool.backends:
+        key = [b.name, b.url]
+        up.add_metric(key, 1.0 if b.state is State.UP else 0.0)
+        for s in State:
+            state.add_metric([*key, s.value], 1.0 if b.state is s else 0.0)
+        counts = b.counts
+        in_flight.add_metric(key, counts.in_flight)
+        requests.add_metric(key, counts.requests)
+        failures.add_metric(key, counts.failures)
+        ejections.add_metric(key, counts.ejections)
+    yield from (up, state, in_flight, requests, failures, ejections)
+
+
+def _process_families(counters: Counters) -> Iterator[Metric]:
+    responses = CounterMetricFamily("balancer_responses", "responses by status", labels=["code"])
+    for code, count in sorted(counters.codes.items()):
+        responses.add_metric([str(code)], count)
+    local = CounterMetricFamily(
+        "balancer_local_responses", "answers the balancer made itself", labels=["code"]
+    )
+    for code, count in sorted(counters.local.items()):
+        local.add_metric([str(code)], count)
+    yield from (responses, local)
+    yield CounterMetricFamily("balancer_retries", "attempts that were retries", counters.retries)
+    yield CounterMetricFamily(
+        "balancer_retry_budget_denied", "retries refused by the budget", counters.budget_denied
+    )
+    yield CounterMetricFamily(
+        "balancer_responses_aborted", "responses cut mid-body", counters.aborted
+    )
+    yield GaugeMetricFamily("balancer_active_requests", "requests in flight", counters.active)
+    yield _histogram(counters.latency_buckets, counters.latency_sum)
 
 
 def _histogram(counts: list[int], total: float) -> HistogramMetricFamily:

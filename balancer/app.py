@@ -22,6 +22,7 @@ from balancer.discovery import Resolver, discover_forever, refresh, resolve_a
 from balancer.pool import Pool
 from balancer.probes import probe_forever
 from balancer.server import ClientProtocol
+from balancer.upstream import Dialer
 
 log = logging.getLogger("balancer.app")
 
@@ -51,7 +52,10 @@ class Balancer:
 
     async def _start(self) -> None:
         config = self.config
-        proxy = self._proxy = Proxy(config, Pool(config.backends, config.rise, config.fall))
+        loop = asyncio.get_running_loop()
+        dialer = Dialer(loop, config.connect_timeout, config.try_timeout)
+        pool = Pool(config.backends, config.rise, config.fall)
+        proxy = self._proxy = Proxy(config, pool, loop, dialer.dial)
         wake = asyncio.Event()
         if config.discover is not None:
             await refresh(proxy, self.resolver, *config.discover)
@@ -90,14 +94,14 @@ class Balancer:
         loop = proxy.loop
         deadline = loop.time() + self.config.shutdown_grace
         # Polls two counters the hot path keeps; an Event would cost every request a check.
-        while (proxy.active or proxy.connections) and loop.time() < deadline:  # noqa: ASYNC110
+        counters = proxy.counters
+        while (counters.active or proxy.connections) and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         for connection in list(proxy.connections):
-            if connection.transport is not None:
-                connection.transport.close()
+            connection.close()
         for backend in proxy.pool.backends:
             backend.close_idle()
-        log.info("balancer stopped", extra={"unfinished": proxy.active})
+        log.info("balancer stopped", extra={"unfinished": counters.active})
 
 
 async def _close_server(server: asyncio.AbstractServer) -> None:

@@ -11,7 +11,8 @@ States and transitions (``rise``/``fall`` are thresholds of consecutive results)
      └──────── or timeout (at once: ejection) ◀────────────────────┘
 
 A new backend starts DOWN, so it is probed before it gets traffic. DRAINING gets no new
-requests; the ones in flight finish. Leaving UP or DRAINING for DOWN counts as an ejection.
+requests; the ones in flight finish. Leaving UP or DRAINING for DOWN is an ejection: the methods
+that can eject return True exactly then, and the caller counts it (``counters``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ class Health:
     state: State = State.DOWN
     good: int = 0  # consecutive good probes while not UP
     bad: int = 0  # consecutive failed probes while UP or DRAINING
-    ejections: int = 0
     last_failure: float = 0.0  # monotonic time of the last failure seen (0: never)
 
     def probe_ok(self) -> bool:
@@ -62,7 +62,7 @@ class Health:
             return False
         self.bad += 1
         if self.bad >= self.fall:
-            return self._eject()
+            return self._move(State.DOWN)
         return False
 
     def request_failed(self, now: float) -> bool:
@@ -71,10 +71,6 @@ class Health:
         self.last_failure = now
         if self.state is State.DOWN:
             return False
-        return self._eject()
-
-    def _eject(self) -> bool:
-        self.ejections += 1
         return self._move(State.DOWN)
 
     def _move(self, state: State) -> bool:

@@ -1,8 +1,9 @@
-"""The backends: their health, counters and idle keep-alive connections.
+"""The backends: their health and idle keep-alive connections.
 
 ``Pool`` owns the list (static, or kept in step with DNS by ``discovery``) and applies the pure
 decisions of ``pick`` and ``health`` to it. A backend that leaves DNS is *retired*: it gets no
-new requests and is dropped once its in-flight requests are done.
+new requests and is dropped once its in-flight requests are done. Each backend's counters are
+a ``counters.BackendCounters`` it holds.
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING
 
+from balancer.counters import BackendCounters
 from balancer.health import Health, State
 from balancer.pick import least_recently_failed, round_robin
-
-if TYPE_CHECKING:
-    from balancer.upstream import UpstreamProtocol
+from balancer.seams import Upstream
 
 log = logging.getLogger("balancer.pool")
 
@@ -31,14 +30,12 @@ class Backend:
 
     __slots__ = (
         "authority",
-        "failures",
+        "counts",
         "health",
         "host",
         "idle",
-        "in_flight",
         "name",
         "port",
-        "requests",
         "retired",
         "served_by",
         "url",
@@ -53,11 +50,9 @@ class Backend:
         self.name = hostport  # replaced by the node's name from X-Served-By
         self.served_by = b""  # the raw header last learnt from
         self.health = Health(rise=rise, fall=fall)
-        self.in_flight = 0
-        self.requests = 0
-        self.failures = 0
+        self.counts = BackendCounters()
         self.retired = False
-        self.idle: list[UpstreamProtocol] = []
+        self.idle: list[Upstream] = []
 
     @property
     def state(self) -> State:
@@ -69,7 +64,7 @@ class Backend:
         if name and name != self.name and len(name) <= 100:
             self.name = name
 
-    def take_idle(self) -> UpstreamProtocol | None:
+    def take_idle(self) -> Upstream | None:
         """The most recently used idle connection that is still fresh, if any."""
         idle = self.idle
         if not idle:
@@ -82,7 +77,7 @@ class Backend:
             conn.close()
         return None
 
-    def give_back(self, conn: UpstreamProtocol) -> None:
+    def give_back(self, conn: Upstream) -> None:
         conn.resume()
         if self.retired or len(self.idle) >= MAX_IDLE or not conn.reusable():
             conn.close()
@@ -103,7 +98,6 @@ class Pool:
         self.backends: list[Backend] = [Backend(url, rise, fall) for url in urls]
         self._cursor = 0
         self._eligible: list[bool] = []
-        self.retries = 0
         self.refresh()
 
     def refresh(self) -> None:
@@ -135,8 +129,10 @@ class Pool:
 
     def eject(self, backend: Backend, why: str, request_id: str = "") -> None:
         """Passive health: a proxied request saw a connect failure, reset or timeout."""
-        backend.failures += 1
+        counts = backend.counts
+        counts.failures += 1
         if backend.health.request_failed(time.monotonic()):
+            counts.ejections += 1
             self.refresh()
             log.warning(
                 "backend ejected",
@@ -159,6 +155,7 @@ class Pool:
             if url in known and known[url].retired:
                 known[url].retired = False
                 known[url].health = Health(rise=self.rise, fall=self.fall)  # re-probe first
+                known[url].counts.ejections = 0  # as when Health counted them (kept as it was)
         for backend in self.backends:
             if backend.url not in wanted:
                 backend.retired = True
@@ -171,7 +168,7 @@ class Pool:
         """Drop retired backends with nothing in flight."""
         keep = []
         for backend in self.backends:
-            if backend.retired and backend.in_flight == 0:
+            if backend.retired and backend.counts.in_flight == 0:
                 backend.close_idle()
             else:
                 keep.append(backend)

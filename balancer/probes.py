@@ -46,6 +46,11 @@ async def probe(proxy: Proxy, session: aiohttp.ClientSession, backend: Backend) 
             await response.read()
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         error = type(exc).__name__
+    _apply(proxy, backend, status, error)
+
+
+def _apply(proxy: Proxy, backend: Backend, status: int | None, error: str) -> None:
+    """200: good; 503: draining; anything else (``None``: no answer): failed."""
     before = backend.health.state
     if status == 200:
         changed = backend.health.probe_ok()
@@ -53,18 +58,20 @@ async def probe(proxy: Proxy, session: aiohttp.ClientSession, backend: Backend) 
         changed = backend.health.probe_draining()
     else:
         changed = backend.health.probe_failed(time.monotonic())
-    if changed:
-        proxy.pool.refresh()
-        level = logging.INFO if status == 200 else logging.WARNING
-        log.log(
-            level,
-            "backend state changed",
-            extra={
-                "backend": backend.name,
-                "url": backend.url,
-                "from": before.value,
-                "to": backend.health.state.value,
-                "probe_status": status,
-                "probe_error": error,
-            },
-        )
+        if changed:  # UP or DRAINING to DOWN
+            backend.counts.ejections += 1
+    if not changed:
+        return
+    proxy.pool.refresh()
+    log.log(
+        logging.INFO if status == 200 else logging.WARNING,
+        "backend state changed",
+        extra={
+            "backend": backend.name,
+            "url": backend.url,
+            "from": before.value,
+            "to": backend.health.state.value,
+            "probe_status": status,
+            "probe_error": error,
+        },
+    )

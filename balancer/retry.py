@@ -42,10 +42,26 @@ RETRYABLE = NEVER_SENT | {
 EJECTING = NEVER_SENT | {Outcome.RESET, Outcome.TIMEOUT}
 
 
+class Reason(StrEnum):
+    """Why ``decide`` said what it said (logged, and in ``X-LB-Explain``)."""
+
+    RETRY = "retry"
+    NOT_RETRYABLE = "not-retryable"
+    RESPONSE_STARTED = "response-started"
+    UNSAFE_WRITE = "unsafe-write"
+    TRIES_EXHAUSTED = "tries-exhausted"
+    NO_OTHER_BACKEND = "no-other-backend"
+    BUDGET_EXHAUSTED = "budget-exhausted"
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     retry: bool
-    reason: str
+    reason: Reason
+
+
+# One instance per reason: deciding allocates nothing.
+_DECISIONS = {reason: Decision(reason is Reason.RETRY, reason) for reason in Reason}
 
 
 def decide(
@@ -61,18 +77,18 @@ def decide(
 ) -> Decision:
     """Whether attempt number ``attempt`` (1-based) may be followed by another one."""
     if outcome not in RETRYABLE:
-        return Decision(False, "not-retryable")
+        return _DECISIONS[Reason.NOT_RETRYABLE]
     if response_started:
-        return Decision(False, "response-started")
+        return _DECISIONS[Reason.RESPONSE_STARTED]
     if outcome not in NEVER_SENT and method not in IDEMPOTENT and not has_idempotency_key:
-        return Decision(False, "unsafe-write")
+        return _DECISIONS[Reason.UNSAFE_WRITE]
     if attempt >= max_tries:
-        return Decision(False, "tries-exhausted")
+        return _DECISIONS[Reason.TRIES_EXHAUSTED]
     if not other_backend:
-        return Decision(False, "no-other-backend")
+        return _DECISIONS[Reason.NO_OTHER_BACKEND]
     if not budget_left:
-        return Decision(False, "budget-exhausted")
-    return Decision(True, "retry")
+        return _DECISIONS[Reason.BUDGET_EXHAUSTED]
+    return _DECISIONS[Reason.RETRY]
 
 
 def give_up(outcome: Outcome | None) -> tuple[int, str]:

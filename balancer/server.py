@@ -41,6 +41,8 @@ class _Rejected(Exception):
 
 
 class ClientProtocol(asyncio.Protocol):
+    """One client connection (``seams.ClientSide`` to its exchanges, ``Closable`` to the drain)."""
+
     def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
         self.transport: asyncio.Transport | None = None
@@ -91,14 +93,12 @@ class ClientProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         """The client reads slower than the backend sends: stop reading the backend."""
-        conn = self.exchange.conn if self.exchange else None
-        if conn is not None:
-            conn.pause()
+        if self.exchange is not None:
+            self.exchange.pause_upstream()
 
     def resume_writing(self) -> None:
-        conn = self.exchange.conn if self.exchange else None
-        if conn is not None:
-            conn.resume()
+        if self.exchange is not None:
+            self.exchange.resume_upstream()
 
     def write(self, data: bytes) -> None:
         transport = self.transport
@@ -108,6 +108,10 @@ class ClientProtocol(asyncio.Protocol):
     def abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
 
     def close_if_idle(self) -> None:
         """Shutdown: close now when nothing is in flight, else after the current response."""
@@ -176,8 +180,7 @@ class ClientProtocol(asyncio.Protocol):
             self.queue.clear()
             return  # the in-flight response ends the connection
         self.respond_problem(exc.status, exc.detail, b"", [], False, **exc.extra)
-        local = self.proxy.stats.local
-        local[exc.status] = local.get(exc.status, 0) + 1
+        self.proxy.counters.answered_locally(exc.status)
         if self.transport is not None:
             self.transport.close()
 
@@ -246,8 +249,11 @@ class ClientProtocol(asyncio.Protocol):
             else:
                 self._went_idle()
 
-    def exchange_done(self) -> None:
+    def exchange_done(self, close: bool) -> None:
+        """The exchange is over (``seams.ClientSide``): the next queued request, if any."""
         self.exchange = None
+        if close:
+            self.close_after = True
         if self.close_after:
             self.queue.clear()
         self._next()
@@ -256,7 +262,7 @@ class ClientProtocol(asyncio.Protocol):
         status, content_type, body, extra = admin.handle(self.proxy, request.method, request.target)
         head_only = request.method == "HEAD"
         self.respond(status, content_type, body, request.forward.request_id, extra, head_only)
-        self.proxy.stats.observe(status, self.proxy.loop.time() - request.started)
+        self.proxy.counters.observe(status, self.proxy.loop.time() - request.started)
 
     # -- local answers -----------------------------------------------------------------------
     def respond_problem(

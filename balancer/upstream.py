@@ -1,45 +1,80 @@
-"""One keep-alive connection to a backend, parsed with httptools.
+"""Connections to the backends: opening them (``Dialer``) and parsing them (``UpstreamProtocol``).
 
-The connection hands every parser event to the ``Exchange`` that currently owns it, and nothing
-else: retries, framing and health are the exchange's business. ``detach()`` makes it forget its
-exchange, so late bytes of an abandoned attempt never reach a client.
+A connection hands every parser event to the ``seams.UpstreamEvents`` (the exchange) that sent
+on it, and nothing else: retries, framing and health are the exchange's business. ``detach()``
+makes it forget that exchange, so late bytes of an abandoned attempt never reach a client. It
+owns its per-try timer (see ``UpstreamProtocol.on_timer``). Nothing here imports the exchange.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, cast
+import functools
+from typing import cast
 
 import httptools
 
-if TYPE_CHECKING:
-    from balancer.exchange import Exchange
-    from balancer.pool import Backend
+from balancer.seams import Connecting, UpstreamEvents
+
+
+class Dialer:
+    """The real ``seams.Dial``: a new connection under the connect timeout, on a task."""
+
+    __slots__ = ("connect_timeout", "loop", "tasks", "try_timeout")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, connect_timeout: float, try_timeout: float
+    ) -> None:
+        self.loop = loop
+        self.connect_timeout = connect_timeout
+        self.try_timeout = try_timeout
+        self.tasks: set[asyncio.Task[None]] = set()  # referenced until done
+
+    def dial(self, host: str, port: int, connecting: Connecting) -> None:
+        task = self.loop.create_task(self._dial(host, port, connecting))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _dial(self, host: str, port: int, connecting: Connecting) -> None:
+        factory = functools.partial(UpstreamProtocol, self.loop, self.try_timeout)
+        try:
+            _, conn = await asyncio.wait_for(
+                self.loop.create_connection(factory, host, port), self.connect_timeout
+            )
+        except TimeoutError:
+            connecting.connect_failed(True)
+        except OSError:
+            connecting.connect_failed(False)
+        else:
+            connecting.connected(conn)
 
 
 class UpstreamProtocol(asyncio.Protocol):
+    """One keep-alive connection to a backend, parsed with httptools (``seams.Upstream``)."""
+
     __slots__ = (
-        "backend",
         "closed",
-        "exchange",
+        "events",
         "headers",
         "idle_since",
+        "loop",
         "parser",
         "paused",
+        "timeout",
         "timer",
         "transport",
     )
 
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
+    def __init__(self, loop: asyncio.AbstractEventLoop, try_timeout: float) -> None:
+        self.loop = loop
+        self.timeout = try_timeout
         self.transport: asyncio.Transport | None = None
-        self.exchange: Exchange | None = None
+        self.events: UpstreamEvents | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.headers: list[tuple[bytes, bytes]] = []
         self.closed = False
         self.paused = False
         self.idle_since = 0.0
-        # The per-try timer, armed by the exchange that sends (see ``Exchange.on_timer``).
         self.timer: asyncio.TimerHandle | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -49,21 +84,23 @@ class UpstreamProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._cancel_timer()
-        exchange, self.exchange = self.exchange, None
-        if exchange is not None:
-            exchange.on_upstream_lost(self)
+        events, self.events = self.events, None
+        if events is not None:
+            events.on_lost()
 
     def reusable(self) -> bool:
         transport = self.transport
         return not self.closed and transport is not None and not transport.is_closing()
 
-    def send(self, exchange: Exchange, data: bytes) -> None:
+    def send(self, events: UpstreamEvents, data: bytes) -> None:
         # The parser is reused: llhttp starts over after a complete keep-alive response, and
         # a connection whose response was not complete is never reused.
-        self.exchange = exchange
+        self.events = events
         self.headers = []
         assert self.transport is not None
         self.transport.write(data)
+        if self.timer is None:
+            self.timer = self.loop.call_later(self.timeout, self.on_timer)
 
     def pause(self) -> None:
         if not self.paused and self.transport is not None and not self.closed:
@@ -78,7 +115,7 @@ class UpstreamProtocol(asyncio.Protocol):
 
     def detach(self) -> None:
         """Forget the exchange and close: the attempt is abandoned."""
-        self.exchange = None
+        self.events = None
         self.close()
 
     def close(self) -> None:
@@ -88,10 +125,23 @@ class UpstreamProtocol(asyncio.Protocol):
             self.transport.close()
 
     def on_timer(self) -> None:
+        """The per-try timer fired: time the attempt out, or wait on until its deadline.
+
+        The timer is armed once per connection (by ``send``) and re-armed here, never cancelled
+        per request (a ``call_later`` and a cancel per request cost more than the rest of the
+        timing): it fires no later than the deadline of the attempt it was armed for, and an
+        attempt sent after that one has a later deadline, which this checks and waits for.
+        """
         self.timer = None
-        exchange = self.exchange
-        if exchange is not None and not self.closed:
-            exchange.on_timer(self)
+        events = self.events
+        if events is None or self.closed:
+            return  # idle: the next send arms it again
+        left = events.deadline - self.loop.time()
+        if left > 0:  # not yet: the request was sent, or its last byte came, since arming
+            self.timer = self.loop.call_later(left, self.on_timer)
+            return
+        self.detach()
+        events.on_timeout()
 
     def _cancel_timer(self) -> None:
         if self.timer is not None:
@@ -100,18 +150,18 @@ class UpstreamProtocol(asyncio.Protocol):
 
     # -- bytes in ----------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
-        exchange = self.exchange
-        if exchange is None:  # nothing was asked: a confused backend
+        events = self.events
+        if events is None:  # nothing was asked: a confused backend
             self.close()
             return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
-            self.exchange = None
+            self.events = None
             self.close()
-            exchange.on_upstream_garbage(self)
+            events.on_garbage()
             return
-        exchange.flush()
+        events.flush()
 
     # -- httptools callbacks -----------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -122,16 +172,16 @@ class UpstreamProtocol(asyncio.Protocol):
         if status < 200:  # 1xx: an interim answer, the real one follows
             self.headers = []
             return
-        if self.exchange is not None:
-            self.exchange.on_head(self, status, self.headers)
+        if self.events is not None:
+            self.events.on_head(status, self.headers)
 
     def on_body(self, body: bytes) -> None:
-        if self.exchange is not None:
-            self.exchange.on_body(body)
+        if self.events is not None:
+            self.events.on_body(body)
 
     def on_message_complete(self) -> None:
         if self.parser.get_status_code() < 200:
             return
-        exchange, self.exchange = self.exchange, None
-        if exchange is not None:
-            exchange.on_complete(self, self.parser.should_keep_alive())
+        events, self.events = self.events, None
+        if events is not None:
+            events.on_complete(self.parser.should_keep_alive())

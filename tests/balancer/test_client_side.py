@@ -115,7 +115,7 @@ async def test_a_half_sent_head_gets_408_and_is_closed(
     assert head.startswith(b"HTTP/1.1 408 ") and b"Connection: close" in head
     assert b"X-Served-By: balancer" in head
     assert "BALANCER_CLIENT_HEADER_TIMEOUT=0.5" in json.loads(body)["detail"]
-    assert balancer.proxy.stats.local == {408: 1}  # balancer_local_responses{code="408"}
+    assert balancer.proxy.counters.local == {408: 1}  # balancer_local_responses{code="408"}
     writer.close()
 
 

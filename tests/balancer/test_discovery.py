@@ -16,7 +16,7 @@ def test_sync_adds_down_and_retires_gone_backends() -> None:
     for backend in pool.backends:
         backend.health.probe_ok()
     pool.refresh()
-    pool.backends[1].in_flight = 1  # busy: drained, not dropped
+    pool.backends[1].counts.in_flight = 1  # busy: drained, not dropped
     added, retired = pool.sync(["http://10.0.0.2:80", "http://10.0.0.3:80"])
     assert (added, retired) == (["http://10.0.0.3:80"], ["http://10.0.0.1:80"])
     states = {b.url: b.state.value for b in pool.backends}
@@ -24,7 +24,7 @@ def test_sync_adds_down_and_retires_gone_backends() -> None:
     added, retired = pool.sync(["http://10.0.0.3:80"])
     assert [b.state.value for b in pool.backends] == ["draining", "down"]
     assert pool.pick() is None  # draining and new backends get no traffic
-    pool.backends[0].in_flight = 0
+    pool.backends[0].counts.in_flight = 0
     pool.reap()
     assert [b.url for b in pool.backends] == ["http://10.0.0.3:80"]
 

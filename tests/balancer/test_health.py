@@ -65,14 +65,13 @@ def test_transitions(why: str, events: list[str], states: list[str]) -> None:
     assert seen == states
 
 
-def test_ejections_are_counted_and_change_is_reported() -> None:
+def test_an_ejection_is_reported_once_for_the_caller_to_count() -> None:
     health = Health(rise=1, fall=1)
     assert health.probe_ok() is True
     assert health.probe_ok() is False
-    assert health.request_failed(10.0) is True
+    assert health.request_failed(10.0) is True  # UP to DOWN: one ejection
     assert health.request_failed(11.0) is False  # already down: no second ejection
-    assert health.ejections == 1
     assert health.last_failure == 11.0
     assert health.probe_ok() is True
     assert health.probe_failed(12.0) is True
-    assert (health.state, health.ejections) == (State.DOWN, 2)
+    assert health.state is State.DOWN

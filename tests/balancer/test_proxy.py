@@ -237,7 +237,7 @@ async def test_a_503_is_retried_elsewhere_then_passed_on(
     assert explain.count("then=retry") == 2
     assert explain.endswith("then=stop(tries-exhausted)")
     assert len({part.split()[1] for part in explain.split("; ")}) == 3  # three backends
-    assert balancer.proxy.pool.retries == 2
+    assert balancer.proxy.counters.retries == 2
     assert all(b.state.value == "up" for b in balancer.proxy.pool.backends)  # no ejection
 
 
@@ -251,9 +251,9 @@ async def test_a_client_leaving_mid_response_does_not_harm_the_backend(
     assert (await asyncio.wait_for(reader.readline(), 10)).startswith(b"HTTP/1.1 200")
     writer.close()
     (backend,) = balancer.proxy.pool.backends
-    await wait_until(lambda: backend.in_flight == 0)
-    assert backend.state.value == "up" and backend.health.ejections == 0
-    assert balancer.proxy.stats.codes.get(499) == 1
+    await wait_until(lambda: backend.counts.in_flight == 0)
+    assert backend.state.value == "up" and backend.counts.ejections == 0
+    assert balancer.proxy.counters.codes.get(499) == 1
 
 
 async def test_expect_continue_is_answered_by_the_balancer(

@@ -1,0 +1,61 @@
+"""Every counter of one balancer process, in one place.
+
+The hot path only increments plain ints on these objects (no metric object, no lock: one event
+loop); ``admin`` reads them when ``/_lb/status`` or ``/_lb/metrics`` is asked for. Per-backend
+counters sit in a ``BackendCounters`` that the ``Backend`` holds (one attribute hop, no lookup
+per request); the rows of ``/_lb/status`` are the pool's backends with these.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+
+# Upper bounds (seconds) of the latency histogram's buckets.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class BackendCounters:
+    """What one backend has served (``/_lb/status``'s per-backend members)."""
+
+    __slots__ = ("ejections", "failures", "in_flight", "requests")
+
+    def __init__(self) -> None:
+        self.in_flight = 0  # attempts waiting for or streaming a response
+        self.requests = 0  # attempts sent (retries included)
+        self.failures = 0  # attempts that failed: connect, reset, timeout, 502/503, garbage
+        self.ejections = 0  # passive or active health took it out (UP or DRAINING to DOWN)
+
+
+class Counters:
+    """The process's counters: requests, answers, retries, latency; and each backend's."""
+
+    __slots__ = (
+        "aborted",
+        "active",
+        "budget_denied",
+        "codes",
+        "latency_buckets",
+        "latency_sum",
+        "local",
+        "retries",
+    )
+
+    def __init__(self) -> None:
+        self.active = 0  # requests being forwarded
+        self.codes: dict[int, int] = {}  # responses sent to clients, by status
+        self.local: dict[int, int] = {}  # of which the balancer answered itself (413, 503 …)
+        self.latency_buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.latency_sum = 0.0
+        self.retries = 0  # attempts that were retries
+        self.budget_denied = 0  # retries the budget refused
+        self.aborted = 0  # responses cut short after they had started (backend died mid-body)
+
+    def observe(self, status: int, seconds: float) -> None:
+        """A response went to a client (proxied or the balancer's own)."""
+        self.codes[status] = self.codes.get(status, 0) + 1
+        self.latency_buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.latency_sum += seconds
+
+    def answered_locally(self, status: int) -> None:
+        """The balancer answered in its own name (also counted by ``observe`` when timed)."""
+        self.local[status] = self.local.get(status, 0) + 1

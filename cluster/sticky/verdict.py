@@ -135,7 +135,7 @@ def _by_address(obs: Observations) -> Verdict:
         return Verdict(
             "sticky by client address",
             f"each of {len(homes)} client addresses stayed on one backend with no cookie,"
-            f" and they were spread over {len(distinct)}: {', '.join(sorted(distinct))}",
+            f" and they were spread over {len(distinct)} backends: {', '.join(sorted(distinct))}",
         )
     why = (
         "the other source addresses were not pinned, or all went to the same backend"

@@ -85,23 +85,27 @@ class Backends:
 @contextmanager
 def process(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run ``argv`` until the block ends; yield its URL once ``port`` accepts connections."""
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            try:
+                wait_for_port("127.0.0.1", port, timeout=15)
+            except TimeoutError:
+                log.seek(0)
+                raise AssertionError(f"{argv[0]} did not listen: {log.read().decode()}") from None
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process this module started (its pid, nothing found by name), then KILL."""
+    proc.terminate()
     try:
-        try:
-            wait_for_port("127.0.0.1", port, timeout=15)
-        except TimeoutError:
-            log.seek(0)
-            raise AssertionError(f"{argv[0]} did not listen: {log.read().decode()}") from None
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 @contextmanager

@@ -70,7 +70,7 @@ class Backends:
             _QuietServer(("127.0.0.1", 0), _handler(f"b{i}")) for i in range(1, count + 1)
         ]
         for server in self.servers:
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
 
     @property
     def addresses(self) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cluster.cli import main as cluster_main
 from cluster.sticky.cli import main
 from tests.cluster.sticky.peers import Backends
 from tests.support import free_port
@@ -65,3 +66,14 @@ def test_bad_options_are_usage_errors(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["http://127.0.0.1:1/", *argv])
     assert exit_.value.code == 2
+
+
+def test_the_cluster_command_hands_check_sticky_over(
+    one_backend: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cluster_main(["check-sticky", one_backend, "--requests", "4"]) == 2
+    assert "only one backend (b1)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        cluster_main(["check-sticky", "--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: cluster check-sticky URL")

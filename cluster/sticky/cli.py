@@ -29,29 +29,43 @@ NOT_STICKY, STICKY, ERROR = 0, 3, 2
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cluster check-sticky",
+        usage="%(prog)s URL [--requests N] [--header NAME | --json-field NAME] [--addresses K]"
+        " [--timeout S] [--manifest FILE]",
         description="Find out from outside whether a balancer pins clients to a backend: by"
         " cookie, by client address, or not at all.",
         epilog="exit status: 0 not sticky, 3 sticky, 2 cannot tell (error)",
     )
-    parser.add_argument("url", help="a URL behind the balancer, e.g. http://127.0.0.1:8080/healthz")
+    parser.add_argument(
+        "url", metavar="URL", help="a URL behind the balancer, e.g. http://127.0.0.1:8080/healthz"
+    )
     parser.add_argument(
         "--requests",
         type=_bounded(4, 1000),
         default=probe.DEFAULT_REQUESTS,
+        metavar="N",
         help="requests per case (default %(default)s)",
     )
     named = parser.add_mutually_exclusive_group()
-    named.add_argument("--header", default="X-Served-By", help="header naming the backend")
-    named.add_argument("--json-field", help="JSON body field naming the backend (a.b nests)")
+    named.add_argument(
+        "--header", default="X-Served-By", metavar="NAME", help="header naming the backend"
+    )
+    named.add_argument(
+        "--json-field", metavar="NAME", help="JSON body field naming the backend (a.b nests)"
+    )
     parser.add_argument(
         "--addresses",
         type=_bounded(2, 64),
         default=probe.DEFAULT_ADDRESSES,
+        metavar="K",
         help="loopback source addresses to send from (default %(default)s)",
     )
-    parser.add_argument("--timeout", type=float, default=2.0, help="per request, in s")
     parser.add_argument(
-        "--manifest", help="Kubernetes YAML (one or more documents, - for stdin) to lint too"
+        "--timeout", type=float, default=2.0, metavar="S", help="per request (default 2 s)"
+    )
+    parser.add_argument(
+        "--manifest",
+        metavar="FILE",
+        help="Kubernetes YAML (one or more documents, - for stdin) to lint too",
     )
     return parser
 

@@ -5,6 +5,7 @@
     cluster restart --rolling | cluster restart node-2
     cluster scale 5
     cluster down
+    cluster check-sticky URL [--requests N] [--manifest FILE]   (cluster/sticky/cli.py)
 
 Ports and the state directory come from ``CLUSTER_*`` variables (see ``cluster.config``) or
 from the options below, so that tests run a whole cluster on free ports in a temp dir.
@@ -28,6 +29,7 @@ from cluster.runtime import (
     find_runtime,
     get_runtime,
 )
+from cluster.sticky.cli import main as check_sticky
 from servicekit.settings import SettingError
 
 
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("node", nargs="?", help="one node, e.g. node-2")
     scale = sub.add_parser("scale", parents=[common], help="run this many nodes")
     scale.add_argument("count", type=int)
+    sub.add_parser("check-sticky", help="does a balancer pin clients? (check-sticky --help)")
     return parser
 
 
@@ -135,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["check-sticky"]:  # its own parser and exit codes: 0, 3 sticky, 2 error
+        return check_sticky(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return run(args)

@@ -77,7 +77,9 @@ def test_the_objects_each_overlay_renders(overlay: str, objects: list[Obj]) -> N
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
-def test_every_object_validates_strictly(objects: list[Obj], version: str) -> None:
+@pytest.mark.parametrize("target", ["base", "overlays/demo", "overlays/ha"])
+def test_every_object_validates_strictly(target: str, version: str) -> None:
+    objects = render(K8S / target)
     try:
         import kubernetes_validate
         from kubernetes_validate.utils import SchemaNotFoundError, ValidationError

@@ -1,0 +1,1 @@
+"""Deployment artefacts checked offline: the Kubernetes manifests under ``deploy/k8s``."""

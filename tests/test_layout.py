@@ -107,3 +107,14 @@ def test_the_settings_page_is_the_declarations() -> None:
 
     page = (ROOT / "docs" / "settings.md").read_text()
     assert page == render(), "docs/settings.md is stale: run `make docs`"
+
+
+def test_every_package_the_services_import_goes_into_the_image() -> None:
+    # The image's build context is what .dockerignore lets through; a package missing there
+    # is a ModuleNotFoundError in every container (it happened when servicekit/ was added).
+    allowed = {
+        line[1:].strip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    }
+    assert {"servicekit", "nodes", "balancer", "cluster"} <= allowed

@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 
+from cluster.sticky.manifest import lint
 from tests.deploy.manifests import (
     K8S,
     OVERLAYS,
     ROOT,
     Obj,
+    _render_text,
     base_name,
     container,
     environment,
@@ -357,3 +359,12 @@ def test_ha_spreads_hard_and_takes_outside_traffic() -> None:
 def test_the_base_renders_without_an_overlay() -> None:
     kinds = {(o["kind"], base_name(o)) for o in render(K8S / "base")}
     assert kinds == EXPECTED - {("Namespace", None)}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_sticky_session_lint_finds_nothing(overlay: str) -> None:
+    # The same lint `cluster check-sticky --manifest FILE` runs on a user's manifests.
+    text = _render_text(K8S / "overlays" / overlay)
+    assert lint(text) == []
+    sticky = text.replace("sessionAffinity: None", "sessionAffinity: ClientIP", 1)
+    assert [f.verdict for f in lint(sticky)] == ["sticky by client address"]

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 def test_full_speed_chaos_loses_nothing(tmp_path: Path) -> None:
     require(shutil.which("wrk") is not None, "wrk (Debian: apt-get install wrk)")
     with running_cluster(tmp_path / "cluster", nodes=3) as runtime:
-        summary = run(runtime, runtime.status().balancer, tmp_path / "out", Settings(duration=20))
+        summary = run(runtime, runtime.status().balancer, tmp_path / "out", Settings())
     print_summary(summary, "local")  # shown with -s, and in the CI log on failure
     assert summary.broken == []
     post = next(lane for lane in summary.lanes if lane.kind == "post")

@@ -62,6 +62,14 @@ class NodeConfig:
     #: ``LOG_LEVEL``: the root logger's level.
     log_level: str = "INFO"
 
+    # Admission control of logins (nodes.admission, nodes.cpu_gate).
+    #: ``LOGIN_CONCURRENCY``: password hashes run at once, one thread each; 0 (the default)
+    #: means one per CPU this process may run on (its affinity).
+    login_concurrency: int = 0
+    #: ``LOGIN_QUEUE_SECONDS``: a login whose estimated wait for a hashing thread is longer is
+    #: answered 503 at once, unprocessed. Keep it well under the balancer's per-try timeout.
+    login_queue_seconds: float = 1.0
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NodeConfig:
         """Read and validate every setting; raise ``ConfigError`` naming the first bad one."""
@@ -83,6 +91,9 @@ class NodeConfig:
             idempotency_lease=_number(env, "IDEMPOTENCY_LEASE_SECONDS", float, 5.0, 0.1, 3600.0),
             password_hash_cost=_number(env, "PASSWORD_HASH_COST", int, 14, 10, 20),
             log_level=_choice(env, "LOG_LEVEL", _LEVELS, "INFO", upper=True),
+            # Admission control of logins.
+            login_concurrency=_number(env, "LOGIN_CONCURRENCY", int, 0, 0, 1024),
+            login_queue_seconds=_number(env, "LOGIN_QUEUE_SECONDS", float, 1.0, 0.0, 60.0),
         )
 
 

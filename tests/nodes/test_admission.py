@@ -1,10 +1,12 @@
-"""Admission of logins (``nodes.admission``): the pure decision and the hash-time estimate."""
+"""Admission of logins: the pure decision (`nodes.admission`), the estimate, the settings."""
 
 from __future__ import annotations
 
 import pytest
 
 from nodes.admission import PRIOR_SERVICE_SECONDS, ServiceTime, decide, estimated_wait
+from nodes.config import ConfigError, NodeConfig
+from nodes.cpu_gate import default_concurrency
 
 
 @pytest.mark.parametrize(
@@ -91,3 +93,28 @@ def test_negative_durations_are_ignored() -> None:
 def test_bad_estimator_settings_are_refused(prior: float, alpha: float) -> None:
     with pytest.raises(ValueError):
         ServiceTime(prior=prior, alpha=alpha)
+
+
+# --- the settings (a block of their own in NodeConfig) ---------------------------------------
+
+_ENV = {"JWT_SECRET": "s" * 32, "NODE_NAME": "n1"}
+
+
+def test_login_settings_default_to_the_machine_and_one_second() -> None:
+    config = NodeConfig.from_env(_ENV)
+    assert (config.login_concurrency, config.login_queue_seconds) == (0, 1.0)  # 0: the CPUs
+    assert default_concurrency() >= 1
+
+
+def test_login_settings_are_read() -> None:
+    config = NodeConfig.from_env({**_ENV, "LOGIN_CONCURRENCY": "3", "LOGIN_QUEUE_SECONDS": "0.5"})
+    assert (config.login_concurrency, config.login_queue_seconds) == (3, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("LOGIN_CONCURRENCY", "-1"), ("LOGIN_CONCURRENCY", "two"), ("LOGIN_QUEUE_SECONDS", "61")],
+)
+def test_a_bad_login_setting_is_named(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        NodeConfig.from_env({**_ENV, name: value})

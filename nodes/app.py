@@ -11,14 +11,17 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from nodes.config import NodeConfig
+from nodes.cpu_gate import CpuGate, calibrate, default_concurrency, thread_pool
 from nodes.handlers import add_routes
 from nodes.metrics import Metrics
 from nodes.middleware import MAX_BODY_BYTES, context_middleware, problem_middleware
+from nodes.passwords import hash_password
 from nodes.revocation.base import RevocationSettings
 from nodes.revocation.factory import create_revocation
 from nodes.seed import seeding_ctx
 from nodes.state import (
     CONFIG,
+    HASHING,
     METRICS,
     READINESS,
     REDIS,
@@ -67,6 +70,25 @@ async def revocation_ctx(app: web.Application) -> AsyncIterator[None]:
     await revocation.close()
 
 
+async def hashing_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Password hashing on a pool of ``LOGIN_CONCURRENCY`` threads, behind admission control.
+
+    One hash at the node's cost, timed before serving, seeds the estimate of a hash's duration.
+    """
+    config, metrics = app[CONFIG], app[METRICS]
+    concurrency = config.login_concurrency or default_concurrency()
+    with thread_pool(concurrency) as executor:
+        gate = CpuGate(
+            executor, concurrency, config.login_queue_seconds, observe=metrics.hash_seconds.observe
+        )
+        metrics.track_hashing(
+            lambda: gate.queued, lambda: gate.running, lambda: gate.service_time.value
+        )
+        await calibrate(gate, hash_password, "calibration", config.password_hash_cost)
+        app[HASHING] = gate
+        yield
+
+
 def create_app(config: NodeConfig) -> web.Application:
     """A node's application; resources live in ``cleanup_ctx``, state under ``web.AppKey``."""
     app = web.Application(
@@ -82,6 +104,6 @@ def create_app(config: NodeConfig) -> web.Application:
     app[VERIFIED] = VerifiedTokens(app[TOKENS])
     app[METRICS] = Metrics()
     app[READINESS] = Readiness()
-    app.cleanup_ctx.extend([redis_ctx, revocation_ctx, seeding_ctx])
+    app.cleanup_ctx.extend([redis_ctx, revocation_ctx, hashing_ctx, seeding_ctx])
     add_routes(app)
     return app

@@ -117,6 +117,22 @@ class NodeConfig:
     )
     log_level: str = field_of(LOG_LEVEL)
 
+    # Admission control of logins (nodes.admission, nodes.cpu_gate).
+    login_concurrency: int = setting(
+        "LOGIN_CONCURRENCY",
+        integer(0, 1024),
+        0,
+        help="password hashes run at once, one thread each; 0: one per CPU this process may use",
+    )
+    # Well under the balancer's 3 s per-try timeout: a queued login must never look dead.
+    login_queue_seconds: float = setting(
+        "LOGIN_QUEUE_SECONDS",
+        number(0.0, 60.0),
+        1.0,
+        help="a login whose estimated wait for a hashing thread is longer is answered 503, "
+        "unprocessed (s)",
+    )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NodeConfig:
         """Read and validate every setting; raise ``ConfigError`` naming the first bad one."""

@@ -13,6 +13,7 @@ The error middleware (``nodes.middleware``) is the one place that renders them::
      ├── KeyReused                422: the same Idempotency-Key with another body
      ├── PreconditionRequired     428: PUT without If-Match
      └── Unavailable              503: Redis or the revocation store cannot be reached
+          └── Overloaded          503 before any work: shed, X-Not-Processed, Retry-After
 
 Bodies the node cannot accept are all 400 (malformed JSON and wrong fields alike), so that
 422 means exactly one thing: an ``Idempotency-Key`` reused with another request.
@@ -88,3 +89,19 @@ class PreconditionRequired(ApiError):
 
 class Unavailable(ApiError):
     status = 503
+
+
+#: The response header that tells the balancer a request was not processed at all (no work
+#: done, nothing written), so it may send it again to another node whatever its method.
+NOT_PROCESSED_HEADER = "X-Not-Processed"
+
+
+class Overloaded(Unavailable):
+    """Shed before any work: nothing was read, checked, issued or written; any node may retry."""
+
+    type_ = "overloaded"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(
+            detail, headers={"Retry-After": str(retry_after), NOT_PROCESSED_HEADER: "true"}
+        )

@@ -92,7 +92,7 @@ def _auth_paths(config: NodeConfig) -> dict[str, Any]:
     return {
         "/auth/login": {"post": _op(
             "Exchange a username and password for an access token",
-            _ok("200", "A Bearer JWT", "Token"), "400 401 413", auth=False,
+            _ok("200", "A Bearer JWT", "Token"), "400 401 413 503", auth=False,
             requestBody={"required": True, "content": _json("Credentials")})},
         "/auth/logout": {"post": _op(
             "Revoke the presented token", _ok("204", "Logged out"), "401 503",

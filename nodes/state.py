@@ -8,6 +8,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from nodes.config import NodeConfig
+from nodes.cpu_gate import CpuGate
 from nodes.metrics import Metrics
 from nodes.revocation.base import Revocation
 from nodes.store import Store
@@ -32,6 +33,8 @@ READINESS = web.AppKey("readiness", Readiness)
 REDIS = web.AppKey("redis", Redis)
 STORE = web.AppKey("store", Store)
 REVOCATION = web.AppKey("revocation", Revocation)
+#: Password hashing: a bounded thread pool behind the admission decision (``nodes.cpu_gate``).
+HASHING = web.AppKey("hashing", CpuGate)
 #: A hash of no real password, verified when the user does not exist (equal login timing).
 DUMMY_HASH = web.AppKey("dummy_hash", str)
 #: The request id of the current request (set by the context middleware).

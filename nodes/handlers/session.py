@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 
 from aiohttp import web
 
 from nodes.auth import authenticate, challenge
-from nodes.errors import BadRequest, Unauthorized, Unavailable
+from nodes.cpu_gate import ClientGone, Shed, Ticket
+from nodes.errors import BadRequest, Overloaded, Unauthorized, Unavailable
 from nodes.handlers.common import json_response, read_json, valid_id
+from nodes.middleware import route_template
 from nodes.passwords import verify_password
 from nodes.revocation.base import RevocationUnavailable, TokenRef
-from nodes.state import CONFIG, DUMMY_HASH, METRICS, REVOCATION, STORE, TOKENS
+from nodes.state import CONFIG, DUMMY_HASH, HASHING, METRICS, REVOCATION, STORE, TOKENS
 from nodes.tokens import Claims, issue_token
 
 MAX_PASSWORD_CHARS = 1024
@@ -34,14 +37,35 @@ def _credentials(body: object) -> tuple[str, str]:
     return username, password
 
 
+def _admit(request: web.Request) -> Ticket:
+    """A place in the hashing queue, or 503 at once: nothing read, checked, issued or written."""
+    try:
+        return request.app[HASHING].admit()
+    except Shed as exc:
+        request.app[METRICS].shed.labels(route_template(request)).inc()
+        raise Overloaded(
+            f"the node is overloaded (a login would wait about {exc.verdict.wait:.1f} s for "
+            "its password check); the request was NOT processed: no password was checked, no "
+            "token issued, nothing written. Send it again, to any node.",
+            retry_after=exc.verdict.retry_after,
+        ) from exc
+
+
+def _gone(request: web.Request) -> bool:
+    """The client closed the connection (aiohttp does not cancel the handler for that)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 async def login(request: web.Request) -> web.Response:
     username, password = _credentials(await read_json(request))
     app = request.app
-    user = await app[STORE].get_user(username) if valid_id(username) else None
-    # An unknown user costs one hash too, so that timing does not tell which names exist.
-    stored = user.get("password", app[DUMMY_HASH]) if user else app[DUMMY_HASH]
-    loop = asyncio.get_running_loop()
-    matches = await loop.run_in_executor(None, verify_password, password, stored)
+    # Decided before the user is read: shedding tells nothing about which names exist.
+    with _admit(request) as ticket:
+        user = await app[STORE].get_user(username) if valid_id(username) else None
+        # An unknown user costs one hash too, so that timing does not tell which names exist.
+        stored = user.get("password", app[DUMMY_HASH]) if user else app[DUMMY_HASH]
+        matches = await _verify(request, ticket, password, stored)
     if user is None or not matches:
         app[METRICS].auth_failures.labels("credentials").inc()
         raise Unauthorized(
@@ -54,6 +78,15 @@ async def login(request: web.Request) -> web.Response:
         {"access_token": token, "token_type": "Bearer", "expires_in": app[CONFIG].jwt_ttl},
         headers={"Cache-Control": "no-store"},
     )
+
+
+async def _verify(request: web.Request, ticket: Ticket, password: str, stored: str) -> bool:
+    """The password check on a hashing thread, once the ticket's turn comes."""
+    try:
+        return await ticket.run(verify_password, password, stored, gone=partial(_gone, request))
+    except ClientGone as exc:
+        # As aiohttp's handler cancellation would: nobody is left to answer (logged as 499).
+        raise asyncio.CancelledError("the client left while its login was queued") from exc
 
 
 def _ref(claims: Claims) -> TokenRef:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -58,3 +60,12 @@ def token_for(
     )
     claims = claims_for(settings, sub, int(time.time()) if issued is None else issued)
     return jwt.encode(claims, key or config.jwt_secret, algorithm="HS256")
+
+
+async def settle(condition: Callable[[], bool], within: float = 5.0) -> None:
+    """Return once ``condition()`` holds; fail the test after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within} s")
+        await asyncio.sleep(0.005)

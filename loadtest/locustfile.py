@@ -16,7 +16,8 @@ verifier (``loadtest.verify``) can check, afterwards, that each exists exactly o
 update was lost. A ``quitting`` listener sets exit code 1 when any request failed.
 
 This file runs in Locust's gevent-patched process: it imports nothing from ``nodes``,
-``balancer``, ``cluster`` or any asyncio code.
+``balancer``, ``cluster`` or any asyncio code; only the pure ``servicekit.demo_users`` (the
+demo accounts and their password rule).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from typing import Any
 
 from locust import FastHttpUser, between, events, task
 
-ACCOUNTS = [a for a in os.environ.get("LOAD_ACCOUNTS", "alice,bob,carol").split(",") if a]
+from servicekit.demo_users import DEMO_USERS, login_body
+
+ACCOUNTS = [a for a in os.environ.get("LOAD_ACCOUNTS", ",".join(DEMO_USERS)).split(",") if a]
 ACK_FILE = os.environ.get("LOAD_ACK_FILE")
 SUMMARY_FILE = os.environ.get("LOAD_SUMMARY_FILE")
 MAX_RETRIES = 8
@@ -84,9 +87,8 @@ class ApiUser(FastHttpUser):
         self.token = None
 
     def login(self) -> None:
-        body = {"username": self.account, "password": f"{self.account}-pass"}
         with self.client.post(
-            "/auth/login", json=body, name="/auth/login", catch_response=True
+            "/auth/login", json=login_body(self.account), name="/auth/login", catch_response=True
         ) as resp:
             if resp.status_code == 200:
                 self.token = resp.json()["access_token"]

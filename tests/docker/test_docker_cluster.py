@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from cluster.config import ClusterConfig
-from cluster.runtime import NodeState, docker_engine_answers
+from cluster.runtime.base import NodeState
+from cluster.runtime.choice import docker_engine_answers
 from cluster.runtime.docker.config import DockerSettings
 from cluster.runtime.docker.model import label_filter
 from cluster.runtime.docker.runtime import DockerRuntime

@@ -7,16 +7,15 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cluster.runtime import ClusterError, MissingDependency, RuntimeUnavailable
+from cluster.runtime.base import ClusterError, MissingDependency, RuntimeUnavailable
 from cluster.runtime.docker.model import compose_command
+from cluster.runtime.jwt_secret import ensure_secret
 
 
 def _plugin_answers() -> bool:
@@ -91,8 +90,4 @@ def ensure_shared_secret(path: Path) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.chmod(0o700)
-    if not (path.exists() and len(path.read_bytes().strip()) >= 32):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32))
-    path.chmod(0o644)
+    ensure_secret(path, mode=0o644)

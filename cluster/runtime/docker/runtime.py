@@ -2,7 +2,8 @@
 
 ``up``, ``scale`` and ``down`` go through the Compose CLI and compose/compose.yaml, the same file
 a user runs by hand; everything else (status, chaos actions, restarts) goes through the Docker
-SDK and finds containers by their Compose labels only (project and service). Chaos actions:
+SDK and finds containers by their Compose labels only (project and service). Chaos actions
+(``cluster.actions``):
 
     KILL / TERM   ``kill`` through the API; the engine then counts the container as stopped by
                   hand, so its restart policy does not bring it back: ``restart`` starts it.
@@ -21,8 +22,9 @@ from collections.abc import Collection
 from functools import cached_property
 from typing import Any
 
+from cluster.actions import Action
 from cluster.config import ClusterConfig
-from cluster.runtime import (
+from cluster.runtime.base import (
     AlreadyRunning,
     ClusterError,
     ClusterStatus,
@@ -34,7 +36,6 @@ from cluster.runtime import (
     Runtime,
     StartupFailed,
     UnknownNode,
-    procs,
 )
 from cluster.runtime.docker.compose import Compose, docker_client, ensure_shared_secret
 from cluster.runtime.docker.config import REDIS_CANDIDATES, DockerSettings
@@ -55,11 +56,9 @@ from cluster.runtime.docker.model import (
     published_port,
     ready,
 )
+from cluster.runtime.net import get_json, port_free
 
 log = logging.getLogger("cluster.runtime.docker.runtime")
-
-#: Chaos actions beyond the seam's ``SIGNALS``.
-EXTRA_ACTIONS = ("PARTITION", "HEAL")
 
 
 def create_runtime(config: ClusterConfig) -> DockerRuntime:
@@ -170,7 +169,7 @@ class DockerRuntime(Runtime):
             raise MissingDependency(f"image {self.settings.app_image} is not here: `make images`")
         self.redis_image  # noqa: B018 -- fails now, clearly, rather than inside Compose
         port = self.config.balancer_port
-        if not (procs.port_free("0.0.0.0", port) and procs.port_free(self.config.host, port)):
+        if not (port_free("0.0.0.0", port) and port_free(self.config.host, port)):
             raise PortInUse(f"port {port} (balancer) is in use: CLUSTER_BALANCER_PORT=<free port>")
         try:
             self._compose(["up", "-d", "--no-build", "--scale", f"{NODE_SERVICE}={nodes}"], nodes)
@@ -224,20 +223,20 @@ class DockerRuntime(Runtime):
         port = published_port(balancer.attrs) if balancer is not None else None
         return port or self.config.balancer_port
 
-    def signal(self, node: str, signal: str) -> None:
+    def signal(self, node: str, signal: Action) -> None:
         import docker
 
         container = self._container(node)
         try:
-            if signal in ("KILL", "TERM"):
+            if signal in (Action.KILL, Action.TERM):
                 container.kill(signal=f"SIG{signal}")
-            elif signal == "STOP":
+            elif signal == Action.STOP:
                 container.pause()
-            elif signal == "CONT":
+            elif signal == Action.CONT:
                 container.unpause()
-            elif signal == "PARTITION":
+            elif signal == Action.PARTITION:
                 self._network().disconnect(container)
-            elif signal == "HEAL":
+            elif signal == Action.HEAL:
                 self._heal(container)
             else:
                 raise ClusterError(f"unknown action {signal!r}")
@@ -246,10 +245,10 @@ class DockerRuntime(Runtime):
             log.warning("docker refused the action", extra={"node": node, "error": str(exc)})
 
     def partition(self, node: str) -> None:
-        self.signal(node, "PARTITION")
+        self.signal(node, Action.PARTITION)
 
     def heal(self, node: str) -> None:
-        self.signal(node, "HEAL")
+        self.signal(node, Action.HEAL)
 
     def _heal(self, container: Any) -> None:
         network = self._network()
@@ -292,7 +291,7 @@ class DockerRuntime(Runtime):
         return {c.attrs["Config"]["Hostname"]: name for name, c in self._node_containers().items()}
 
     def balancer_status(self) -> dict[str, Any]:
-        return procs.get_json(f"http://{self.config.host}:{self._balancer_port()}/_lb/status")
+        return get_json(f"http://{self.config.host}:{self._balancer_port()}/_lb/status")
 
     # -- waiting ---------------------------------------------------------------------------------
 

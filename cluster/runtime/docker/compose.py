@@ -1,4 +1,5 @@
-"""Thin I/O for the Docker runtime: the Compose CLI, the Docker SDK client, the shared secret.
+"""Thin I/O for the Docker runtime: the Compose CLI, the Docker SDK client and its images, the
+shared secret.
 
 ``docker compose`` (the CLI plugin) is used when it answers, else the standalone
 ``docker-compose`` (v1); both take the same ``-p PROJECT -f FILE`` arguments used here.
@@ -9,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from cluster.runtime.base import ClusterError, MissingDependency, RuntimeUnavailable
-from cluster.runtime.docker.model import compose_command
+from cluster.runtime.docker.config import REDIS_CANDIDATES
+from cluster.runtime.docker.model import choose_image, compose_command
 from cluster.runtime.jwt_secret import ensure_secret
 
 
@@ -80,6 +82,27 @@ def docker_client(timeout: float = 60.0) -> Any:
     except docker.errors.DockerException as exc:
         raise RuntimeUnavailable(f"no Docker engine answers: {exc}") from exc
     return client
+
+
+def image_present(client: Any, image: str) -> bool:
+    """Whether the engine has ``image`` locally (nothing is pulled)."""
+    import docker
+
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def redis_image(requested: str | None, present: Callable[[str], bool]) -> str:
+    """``REDIS_IMAGE`` when set, else the first of ``REDIS_CANDIDATES`` that is here."""
+    image = choose_image(requested, REDIS_CANDIDATES, present)
+    if image is None:
+        raise MissingDependency(
+            f"no Redis image here (tried {', '.join(REDIS_CANDIDATES)}): run `make images`"
+        )
+    return image
 
 
 def ensure_shared_secret(path: Path) -> None:

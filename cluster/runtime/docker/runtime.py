@@ -37,15 +37,20 @@ from cluster.runtime.base import (
     StartupFailed,
     UnknownNode,
 )
-from cluster.runtime.docker.compose import Compose, docker_client, ensure_shared_secret
-from cluster.runtime.docker.config import REDIS_CANDIDATES, DockerSettings
+from cluster.runtime.docker.compose import (
+    Compose,
+    docker_client,
+    ensure_shared_secret,
+    image_present,
+    redis_image,
+)
+from cluster.runtime.docker.config import DockerSettings
 from cluster.runtime.docker.model import (
     BALANCER_SERVICE,
     NETWORK,
     NODE_SERVICE,
     REDIS_SERVICE,
     SERVICE_LABEL,
-    choose_image,
     compose_env,
     label_filter,
     network_filter,
@@ -88,22 +93,11 @@ class DockerRuntime(Runtime):
         return self._client
 
     def image_present(self, image: str) -> bool:
-        import docker
-
-        try:
-            self.client.images.get(image)
-        except docker.errors.ImageNotFound:
-            return False
-        return True
+        return image_present(self.client, image)
 
     @cached_property
     def redis_image(self) -> str:
-        image = choose_image(self.settings.redis_image, REDIS_CANDIDATES, self.image_present)
-        if image is None:
-            raise MissingDependency(
-                f"no Redis image here (tried {', '.join(REDIS_CANDIDATES)}): run `make images`"
-            )
-        return image
+        return redis_image(self.settings.redis_image, self.image_present)
 
     def _env(self, nodes: int) -> dict[str, str]:
         return compose_env(
@@ -243,12 +237,6 @@ class DockerRuntime(Runtime):
         except docker.errors.APIError as exc:
             # As a signal to a process that is gone: acting on a stopped container is a no-op.
             log.warning("docker refused the action", extra={"node": node, "error": str(exc)})
-
-    def partition(self, node: str) -> None:
-        self.signal(node, Action.PARTITION)
-
-    def heal(self, node: str) -> None:
-        self.signal(node, Action.HEAL)
 
     def _heal(self, container: Any) -> None:
         network = self._network()

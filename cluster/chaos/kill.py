@@ -12,8 +12,8 @@ its pace). A comma list in ``--signal`` is a rotation: ``KILL,TERM,STOP`` uses e
 One JSON line per action goes to ``--events`` (and stdout): ``ts`` (Unix seconds), ``action``
 (a ``cluster.actions.Event``: ``kill``, ``term``, ``stop``, ``cont``, ``partition``, ``heal``,
 ``restart``, ``ready``, ``skip``, ``restart-failed``), ``target``, ``signal``, ``pid`` and
-details. Ctrl-C (or SIGTERM) thaws and restarts whatever chaos touched
-before it exits, so no node is left frozen.
+details. Ctrl-C (or SIGTERM) thaws and restarts whatever chaos touched before it exits, so no
+node is left frozen.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ import contextlib
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,25 +121,34 @@ class RedisChild:
     proc: subprocess.Popen[bytes]
     record: ProcRecord
     host: str
+    #: In a session of its own: signals go to its process group (an AOF rewrite's child too).
+    detached: bool
 
     @property
     def url(self) -> str:
         return f"redis://{self.host}:{self.record.port}/0"
 
+    def _signal(self, signum: signal.Signals) -> None:
+        # Not reaped yet (poll() is None), so the pid, and the group it leads, are still ours.
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                if self.detached:
+                    os.killpg(self.proc.pid, signum)
+                else:
+                    self.proc.send_signal(signum)
+
     def kill(self) -> None:
         """SIGKILL: no shutdown, connections reset, like a crash; returns once it is gone."""
-        if self.proc.poll() is None:
-            self.proc.kill()
+        self._signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (Redis exits cleanly), SIGKILL after ``timeout``."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self._signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
 
 def start(
@@ -152,16 +161,13 @@ def start(
     aof: bool = False,
     detach: bool = True,
     timeout: float = 10.0,
-    env: Mapping[str, str] | None = None,
 ) -> RedisChild:
     """Start the server and return once it accepts connections; ``StartupFailed`` (with the
     log's tail) and nothing left running when it does not within ``timeout``."""
     workdir.mkdir(parents=True, exist_ok=True)
     argv = command(server, host, port, workdir, aof=aof)
-    proc, record = procs.launch(
-        "redis", "redis", port, argv, os.environ if env is None else env, log, detach=detach
-    )
-    child = RedisChild(server, proc, record, host)
+    proc, record = procs.launch("redis", "redis", port, argv, os.environ, log, detach=detach)
+    child = RedisChild(server, proc, record, host, detach)
     if not wait_port(host, port, timeout, lambda: proc.poll() is None):
         child.kill()
         tail = procs.log_tail(record.log)

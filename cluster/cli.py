@@ -21,14 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cluster.config import ClusterConfig
-from cluster.runtime import (
-    RUNTIMES,
-    ClusterError,
-    ClusterStatus,
-    Runtime,
-    find_runtime,
-    get_runtime,
-)
+from cluster.runtime.base import ClusterError, ClusterStatus, Runtime
+from cluster.runtime.choice import RUNTIMES, find_runtime, get_runtime
 from cluster.sticky.cli import main as check_sticky
 from servicekit.settings import SettingError
 
@@ -43,14 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--node-port", type=int, help="port of node-1; node-i gets +i-1")
     common.add_argument("--redis-port", type=int)
     parser = argparse.ArgumentParser(
-        prog="cluster", description="Start, inspect, restart and stop the cluster."
+        prog="cluster",
+        description="Start, inspect, restart and stop the cluster.",
+        epilog="Commands, ports and settings: docs/operations.md.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", parents=[common], help="start Redis, the nodes and the balancer")
     up.add_argument("--nodes", type=int, help="how many nodes (default $NODES or 3)")
     sub.add_parser("down", parents=[common], help="stop everything `up` started")
     status = sub.add_parser("status", parents=[common], help="what runs, where, healthy or not")
-    status.add_argument("--json", action="store_true", help="the DESIGN.md JSON document")
+    status.add_argument(
+        "--json", action="store_true", help="the JSON document of docs/operations.md"
+    )
     restart = sub.add_parser("restart", parents=[common], help="replace nodes")
     which = restart.add_mutually_exclusive_group(required=True)
     which.add_argument("--rolling", action="store_true", help="every node in turn, zero downtime")
@@ -90,7 +88,7 @@ def render_status(status: ClusterStatus, lb: dict[str, object] | None) -> str:
     lines = [
         f"runtime   {status.runtime}",
         f"balancer  {status.balancer}  ({'answers' if lb is not None else 'NOT answering'})",
-        f"redis     {status.redis}",
+        f"redis     {status.redis}" + (f"  ({status.redis_server})" if status.redis_server else ""),
         f"{'node':<8}  {'url':<24}  {'pid':>7}  {'process':<8}  balancer",
     ]
     for node in status.nodes:

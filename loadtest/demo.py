@@ -27,15 +27,19 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from cluster.actions import Action
 from cluster.chaos.plan import parse_seconds
 from cluster.config import ClusterConfig
-from cluster.runtime import ClusterError, ClusterStatus, Runtime, get_runtime
+from cluster.runtime.base import ClusterError, ClusterStatus, Runtime
+from cluster.runtime.choice import get_runtime
 from loadtest import report
 from loadtest.verify import verify
+from servicekit.demo_users import DEMO_USERS
 from servicekit.settings import SettingError
 
 HERE = Path(__file__).resolve().parent
-ACCOUNTS = ("alice", "bob", "carol")
+#: One SIGKILL, one SIGTERM, one SIGSTOP, another SIGKILL.
+CHAOS_ROTATION = (Action.KILL, Action.TERM, Action.STOP, Action.KILL)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -74,7 +78,8 @@ def chaos_command(
     return [
         sys.executable, "-m", "cluster.chaos.kill", "--runtime", runtime,
         "--state-dir", str(state_dir), "--interval", f"{settings.chaos_interval:.1f}",
-        "--count", "4", "--signal", "KILL,TERM,STOP,KILL", "--restart-after", "2",
+        "--count", str(len(CHAOS_ROTATION)), "--signal", ",".join(CHAOS_ROTATION),
+        "--restart-after", "2",
         "--pause-for", "4", "--min-alive", str(max(1, settings.nodes - 1)),
         "--seed", str(settings.seed), "--events", str(events),
     ]  # fmt: skip
@@ -151,7 +156,7 @@ def conclude(runtime: Runtime, balancer: str, out: Path, locust_rc: int, chaos_r
     (out / "balancer-status.json").write_text(json.dumps(lb, indent=2))
     metrics = balancer_metrics(balancer)
     (out / "balancer-metrics.txt").write_text(metrics)
-    invariants = [i.to_json() for i in verify(balancer, out / "acks.jsonl", ACCOUNTS)]
+    invariants = [i.to_json() for i in verify(balancer, out / "acks.jsonl", DEMO_USERS)]
     counters = out / "locust-summary.json"
     locust = json.loads(counters.read_text()) if counters.exists() else {}
     summary = summarize(locust, lb, report.read_events(out / "chaos.jsonl"))
@@ -173,6 +178,8 @@ def run(settings: DemoSettings, runtime: Runtime, status: ClusterStatus, out: Pa
     out.mkdir(parents=True, exist_ok=True)
     print(f"demo: {len(status.nodes)} nodes up behind {status.balancer}; load for "
           f"{settings.duration:.0f}s with {settings.users} users", flush=True)  # fmt: skip
+    if status.redis_server:
+        print(f"demo: Redis server {status.redis_server}", flush=True)
     try:
         locust_rc, chaos_rc = drive(settings, runtime, status.balancer, out)
     except subprocess.TimeoutExpired as exc:

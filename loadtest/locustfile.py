@@ -16,7 +16,8 @@ verifier (``loadtest.verify``) can check, afterwards, that each exists exactly o
 update was lost. A ``quitting`` listener sets exit code 1 when any request failed.
 
 This file runs in Locust's gevent-patched process: it imports nothing from ``nodes``,
-``balancer``, ``cluster`` or any asyncio code.
+``balancer``, ``cluster`` or any asyncio code; only the pure ``servicekit.demo_users`` (the
+demo accounts and their password rule).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 
 from locust import FastHttpUser, between, events, task
 
+from servicekit.demo_users import DEMO_USERS, login_body
 from servicekit.parsers import comma_list, text
 from servicekit.settings import read, setting
 
@@ -44,7 +46,7 @@ class LoadSettings:
     accounts: tuple[str, ...] = setting(
         "LOAD_ACCOUNTS",
         comma_list(text(), "comma-separated user names"),
-        ("alice", "bob", "carol"),
+        DEMO_USERS,
         help="the accounts the users log in as, in turn",
     )
     ack_file: str | None = setting(
@@ -109,9 +111,8 @@ class ApiUser(FastHttpUser):
         self.token = None
 
     def login(self) -> None:
-        body = {"username": self.account, "password": f"{self.account}-pass"}
         with self.client.post(
-            "/auth/login", json=body, name="/auth/login", catch_response=True
+            "/auth/login", json=login_body(self.account), name="/auth/login", catch_response=True
         ) as resp:
             if resp.status_code == 200:
                 self.token = resp.json()["access_token"]

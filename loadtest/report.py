@@ -23,14 +23,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 
+from cluster.actions import Event
+
+#: The chaos events drawn on the timeline (skips and failures are in the table only).
 ACTION_STYLE: dict[str, tuple[str, Literal["-", ":"]]] = {
-    "kill": ("tab:red", "-"),
-    "term": ("tab:orange", "-"),
-    "stop": ("tab:purple", "-"),
-    "cont": ("tab:purple", ":"),
-    "restart": ("tab:blue", ":"),
-    "ready": ("tab:green", ":"),
+    Event.KILL: ("tab:red", "-"),
+    Event.TERM: ("tab:orange", "-"),
+    Event.STOP: ("tab:purple", "-"),
+    Event.CONT: ("tab:purple", ":"),
+    Event.RESTART: ("tab:blue", ":"),
+    Event.READY: ("tab:green", ":"),
 }
+#: The events labelled with their signal and target: what took a node down.
+LABELLED = (Event.KILL, Event.TERM, Event.STOP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +117,7 @@ def plot(
         x = float(event["ts"]) - t0
         for axis in (rps, fails, p95):
             axis.axvline(x, color=color, linestyle=style, linewidth=1.2, alpha=0.8)
-        if event.get("action") in ("kill", "term", "stop"):
+        if event.get("action") in LABELLED:
             label = f"{event.get('signal')} {event.get('target')}"
             rps.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), rotation=90,
                          va="top", ha="right", fontsize=8, color=color)  # fmt: skip

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from loadtest.api import call, login
 
 Order = Mapping[str, Any]
 PAGE = 500
@@ -143,27 +144,15 @@ def check_updates(
     )
 
 
-def _call(url: str, body: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers=headers)
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        result: dict[str, Any] = json.loads(resp.read())
-    return result
-
-
 def fetch_orders(base_url: str, accounts: Sequence[str]) -> dict[str, list[Order]]:
     """Every order of each seeded account, read through the API as that account."""
     listed: dict[str, list[Order]] = {}
     for user in accounts:
-        login = _call(f"{base_url}/auth/login", {"username": user, "password": f"{user}-pass"})
+        token = login(base_url, user)
         orders: list[Order] = []
         while True:  # the listing is paged
-            page = _call(
-                f"{base_url}/users/{user}/orders?offset={len(orders)}&limit={PAGE}",
-                token=login["access_token"],
+            page = call(
+                f"{base_url}/users/{user}/orders?offset={len(orders)}&limit={PAGE}", token=token
             )
             orders.extend(page["orders"])
             if not page["orders"] or len(orders) >= int(page.get("total", len(orders))):

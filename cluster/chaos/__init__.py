@@ -1,0 +1,1 @@
+"""chaos-kill: the schedule's I/O loop (``kill``) around its pure decisions (``plan``)."""

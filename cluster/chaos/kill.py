@@ -4,15 +4,16 @@
                [--signal KILL|TERM|STOP|PARTITION[,…]] [--restart-after S] [--pause-for S]
                [--min-alive N] [--target REGEX] [--seed N] [--dry-run] [--events FILE]
 
-Every ``--interval`` seconds one attempt: a target is chosen (``chaos_plan.choose_target``) and
+Every ``--interval`` seconds one attempt: a target is chosen (``cluster.chaos.plan``) and
 signalled. A STOPped node gets CONT after ``--pause-for``; with ``--restart-after`` a killed or
 terminated node is brought back through the runtime (in a worker thread, so the schedule keeps
 its pace). A comma list in ``--signal`` is a rotation: ``KILL,TERM,STOP`` uses each in turn.
 
 One JSON line per action goes to ``--events`` (and stdout): ``ts`` (Unix seconds), ``action``
-(``kill``, ``term``, ``stop``, ``cont``, ``restart``, ``ready``, ``skip``), ``target``,
-``signal``, ``pid`` and details. Ctrl-C (or SIGTERM) thaws and restarts whatever chaos touched
-before it exits, so no node is left frozen.
+(a ``cluster.actions.Event``: ``kill``, ``term``, ``stop``, ``cont``, ``partition``, ``heal``,
+``restart``, ``ready``, ``skip``, ``restart-failed``), ``target``, ``signal``, ``pid`` and
+details. Ctrl-C (or SIGTERM) thaws and restarts whatever chaos touched before it exits, so no
+node is left frozen.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from cluster.actions import CHAOS_ACTIONS, Action, Event
 from cluster.chaos.plan import (
     choose_target,
     finished,
@@ -39,7 +41,8 @@ from cluster.chaos.plan import (
     signal_for,
 )
 from cluster.config import ClusterConfig
-from cluster.runtime import ClusterError, NodeState, Runtime, find_runtime
+from cluster.runtime.base import ClusterError, NodeState, Runtime
+from cluster.runtime.choice import RUNTIMES, find_runtime
 from servicekit.settings import SettingError
 
 
@@ -48,7 +51,7 @@ class ChaosSettings:
     interval: float = 5.0
     count: int | None = 3
     duration: float | None = None
-    signals: tuple[str, ...] = ("KILL",)
+    signals: tuple[str, ...] = (Action.KILL,)
     restart_after: float | None = None
     pause_for: float = 5.0
     min_alive: int = 1
@@ -69,7 +72,7 @@ class EventLog:
         self._echo = echo
         self._runtime = runtime
 
-    def write(self, action: str, target: str | None, sig: str | None, **extra: Any) -> None:
+    def write(self, action: Event, target: str | None, sig: str | None, **extra: Any) -> None:
         entry = {"ts": round(time.time(), 3), "action": action, "target": target, "signal": sig}
         entry.update(runtime=self._runtime, **extra)
         line = json.dumps(entry, separators=(",", ":"))
@@ -91,7 +94,7 @@ class Chaos:
         self.settings = settings
         self.log = log
         self.rng = random.Random(settings.seed)
-        self.pending: list[tuple[float, str, str]] = []  # (due, "cont"|"restart", node)
+        self.pending: list[tuple[float, Event, str]] = []  # (due, CONT|HEAL|RESTART, node)
         self.busy: dict[str, str] = {}  # node -> what chaos did to it, until it is back
         self.restarts: dict[str, Future[None]] = {}
         self.terminated: set[str] = set()  # TERMed nodes to restart once they drained and exited
@@ -130,39 +133,38 @@ class Chaos:
             busy=self.busy,
         )
         if choice.target is None:
-            self.log.write("skip", None, sig, reason=choice.reason)
+            self.log.write(Event.SKIP, None, sig, reason=choice.reason)
             return
         node = choice.target
         self.actions += 1
         pid = next((n.pid for n in self.runtime.nodes() if n.name == node), None)
         if self.settings.dry_run:
-            self.log.write(sig.lower(), node, sig, pid=pid, dry_run=True)
+            self.log.write(sig.event, node, sig, pid=pid, dry_run=True)
             return
         # The way back is planned before the signal goes out, so that a Ctrl-C arriving in
         # between still thaws or restarts the node.
         now = time.monotonic()
-        if sig in ("STOP", "PARTITION"):  # both undone after --pause-for (CONT / HEAL)
-            self.busy[node] = "paused" if sig == "STOP" else "partitioned"
-            undo = "cont" if sig == "STOP" else "heal"
-            self.pending.append((now + self.settings.pause_for, undo, node))
+        if sig.undo is not None:  # STOP and PARTITION: undone after --pause-for (CONT / HEAL)
+            self.busy[node] = "paused" if sig is Action.STOP else "partitioned"
+            self.pending.append((now + self.settings.pause_for, sig.undo.event, node))
         elif self.settings.restart_after is not None:
             self.busy[node] = "down"
-            self.pending.append((now + self.settings.restart_after, "restart", node))
-            if sig == "TERM":
+            self.pending.append((now + self.settings.restart_after, Event.RESTART, node))
+            if sig is Action.TERM:
                 self.terminated.add(node)
-        elif sig == "TERM":
+        elif sig is Action.TERM:
             self.busy[node] = "down"  # draining, then gone for good
         self.runtime.signal(node, sig)
-        self.log.write(sig.lower(), node, sig, pid=pid)
+        self.log.write(sig.event, node, sig, pid=pid)
 
     def _due(self, now: float) -> None:
         for item in [p for p in self.pending if p[0] <= now]:
             self.pending.remove(item)
-            _, action, node = item
-            if action in ("cont", "heal"):
-                self._cont(node, action)
-            else:
+            _, event, node = item
+            if event is Event.RESTART:
                 self._start_restart(node)
+            else:
+                self._undo(node, event)
         for node, future in list(self.restarts.items()):
             if future.done():
                 del self.restarts[node]
@@ -170,21 +172,20 @@ class Chaos:
                 self.terminated.discard(node)
                 error = future.exception()
                 if error is not None:
-                    self.log.write("restart-failed", node, None, error=str(error))
+                    self.log.write(Event.RESTART_FAILED, node, None, error=str(error))
                 else:
                     pid = next((n.pid for n in self.runtime.nodes() if n.name == node), None)
-                    self.log.write("ready", node, None, pid=pid)
+                    self.log.write(Event.READY, node, None, pid=pid)
 
-    def _cont(self, node: str, action: str = "cont") -> None:
-        if action == "heal":
-            self.runtime.signal(node, "HEAL")  # the docker runtime reconnects the node
-        else:
-            self.runtime.cont(node)
+    def _undo(self, node: str, event: Event) -> None:
+        """CONT a frozen node, or HEAL a partitioned one (the docker runtime reconnects it)."""
+        action = Action(event.upper())
+        self.runtime.signal(node, action)
         self.busy.pop(node, None)
-        self.log.write(action, node, action.upper())
+        self.log.write(event, node, action)
 
     def _start_restart(self, node: str) -> None:
-        self.log.write("restart", node, None)
+        self.log.write(Event.RESTART, node, None)
         self.restarts[node] = self.pool.submit(self._restart, node)
 
     def _restart(self, node: str) -> None:
@@ -203,16 +204,16 @@ class Chaos:
 
     def _recover_all(self) -> None:
         """Ctrl-C: thaw what is frozen and restart what is down, now, then wait for them."""
-        for _, action, node in sorted(self.pending):
-            if action in ("cont", "heal"):
-                self._cont(node, action)
-            else:
+        for _, event, node in sorted(self.pending):
+            if event is Event.RESTART:
                 self._start_restart(node)
+            else:
+                self._undo(node, event)
         self.pending.clear()
         for node, future in list(self.restarts.items()):
             future.result()
             self.busy.pop(node, None)
-            self.log.write("ready", node, None)
+            self.log.write(Event.READY, node, None)
         self.restarts.clear()
 
 
@@ -221,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="chaos-kill",
         description="Kill, terminate or freeze random live nodes on a schedule; log each action.",
     )
-    parser.add_argument("--runtime", choices=("auto", "local", "docker"), default=None)
+    parser.add_argument("--runtime", choices=RUNTIMES, default=None)
     parser.add_argument("--state-dir", type=Path, help="the local cluster's state (.cluster)")
     parser.add_argument("--interval", type=parse_seconds, default=5.0, help="seconds (5)")
     stop = parser.add_mutually_exclusive_group()
@@ -230,8 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--signal",
         type=parse_signals,
-        default=("KILL",),
-        help="KILL|TERM|STOP|PARTITION (docker), or a rotation: KILL,TERM,STOP",
+        default=(Action.KILL,),
+        help=f"{'|'.join(CHAOS_ACTIONS)} (PARTITION: docker only), or a rotation: KILL,TERM,STOP",
     )
     parser.add_argument("--restart-after", type=parse_seconds, help="bring killed nodes back")
     parser.add_argument("--pause-for", type=parse_seconds, default=5.0, help="STOP→CONT (5)")
@@ -280,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runtime, reason = find_runtime(requested, config)
         print(reason, file=sys.stderr)
         runtime.status()  # fails clearly when no cluster runs
-        if "PARTITION" in args.signal and runtime.name != "docker":
+        if Action.PARTITION in args.signal and runtime.name != "docker":
             raise ClusterError("--signal PARTITION needs the docker runtime (a container network)")
         log = EventLog(args.events, sys.stdout, runtime.name)
         try:

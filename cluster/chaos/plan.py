@@ -12,10 +12,8 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from cluster.runtime import NodeInfo, NodeState
-
-# PARTITION (docker runtime only, added with it): the node leaves the network, then rejoins.
-ACTION_SIGNALS = ("KILL", "TERM", "STOP", "PARTITION")
+from cluster.actions import CHAOS_ACTIONS, Action
+from cluster.runtime.base import NodeInfo, NodeState
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +47,20 @@ def choose_target(
     return Choice(rng.choice(candidates), "chosen at random among " + ",".join(candidates))
 
 
-def parse_signals(text: str) -> tuple[str, ...]:
-    """``KILL`` or a rotation such as ``KILL,TERM,STOP`` (the n-th action uses the n-th)."""
+def parse_signals(text: str) -> tuple[Action, ...]:
+    """``KILL`` or a rotation such as ``KILL,TERM,STOP`` (the n-th action uses the n-th).
+
+    PARTITION needs the docker runtime (a container network); ``chaos-kill`` checks that.
+    """
     names = tuple(part.strip().upper().removeprefix("SIG") for part in text.split(","))
-    bad = [name for name in names if name not in ACTION_SIGNALS]
+    bad = [name for name in names if name not in CHAOS_ACTIONS]
     if not names or bad:
-        raise ValueError(f"--signal {text!r}: expected {'|'.join(ACTION_SIGNALS)} or a list")
-    return names
+        raise ValueError(f"--signal {text!r}: expected {'|'.join(CHAOS_ACTIONS)} or a list")
+    return tuple(Action(name) for name in names)
 
 
-def signal_for(signals: Sequence[str], attempt: int) -> str:
-    return signals[attempt % len(signals)]
+def signal_for(signals: Sequence[str], attempt: int) -> Action:
+    return Action(signals[attempt % len(signals)])
 
 
 def parse_seconds(text: str) -> float:

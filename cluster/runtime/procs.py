@@ -1,55 +1,72 @@
-"""Thin process I/O for the local runtime: start in a new process group, signal, wait, probe.
+"""Thin process I/O for the local runtime: start in a new process group, signal, wait, stop.
 
-Every child runs in its own session (``start_new_session=True``), so its pid is also its
-process-group id: a signal to the group reaches whatever the child spawned, and Ctrl-C in the
-terminal that ran ``cluster up`` does not reach the cluster.
+Every child the runtime starts runs in its own session (``start_new_session=True``), so its pid
+is also its process-group id: a signal to the group reaches whatever the child spawned, and
+Ctrl-C in the terminal that ran ``cluster up`` does not reach the cluster.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
-from cluster.runtime import ClusterError, NodeState
-from cluster.runtime.state import ProcRecord, classify, read_proc_stat
+from cluster.actions import Action
+from cluster.runtime.base import ClusterError, NodeState
+from cluster.runtime.pidstat import read_proc_stat
+from cluster.runtime.state import ProcRecord, classify
 
+#: What each process action is, as a signal (``cluster.actions.PROCESS_ACTIONS``).
 SIGNALS = {
-    "KILL": signal.SIGKILL,
-    "TERM": signal.SIGTERM,
-    "STOP": signal.SIGSTOP,
-    "CONT": signal.SIGCONT,
+    Action.KILL: signal.SIGKILL,
+    Action.TERM: signal.SIGTERM,
+    Action.STOP: signal.SIGSTOP,
+    Action.CONT: signal.SIGCONT,
 }
 
 
-def spawn(
-    role: str, name: str, port: int, argv: Sequence[str], env: Mapping[str, str], log: Path
-) -> ProcRecord:
-    """Start ``argv`` detached, output appended to ``log``; record its identity."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+def launch(
+    role: str,
+    name: str,
+    port: int,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    log: Path | None,
+    *,
+    detach: bool = True,
+) -> tuple[subprocess.Popen[bytes], ProcRecord]:
+    """Start ``argv``, output appended to ``log`` (``None``: discarded); its identity too.
+
+    ``detach`` gives it a session of its own (see above); without, it stays in ours, so that a
+    Ctrl-C that ends a test run or a benchmark ends it too.
+    """
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") if log is not None else open(os.devnull, "wb") as out:
         proc = subprocess.Popen(
             list(argv),
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=detach,
         )
     stat = read_proc_stat(proc.pid)
-    ticks = stat[1] if stat else 0
+    ticks = stat.start_ticks if stat else 0
+    return proc, ProcRecord(role, name, port, proc.pid, ticks, str(log or os.devnull))
+
+
+def spawn(
+    role: str, name: str, port: int, argv: Sequence[str], env: Mapping[str, str], log: Path
+) -> ProcRecord:
+    """Start ``argv`` detached, output appended to ``log``; record its identity."""
     # The Popen object is dropped on purpose: the process outlives this one; ``reap`` collects it
     # when it is our child and exits while we still run (tests, ``restart``).
-    return ProcRecord(role, name, port, proc.pid, ticks, str(log))
+    return launch(role, name, port, argv, env, log)[1]
 
 
 def reap(pid: int) -> None:
@@ -63,12 +80,12 @@ def state_of(record: ProcRecord) -> NodeState:
     return classify(record, read_proc_stat(record.pid))
 
 
-def send(record: ProcRecord, name: str) -> bool:
-    """Send signal ``name`` to ``record``'s process group if it is still ours; False if gone."""
+def send(record: ProcRecord, action: Action) -> bool:
+    """Send ``action``'s signal to ``record``'s process group if it is still ours; False if gone."""
     if state_of(record) is NodeState.STOPPED:
         return False
     try:
-        os.killpg(record.pid, SIGNALS[name])
+        os.killpg(record.pid, SIGNALS[action])
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -95,47 +112,15 @@ def stop_all(records: Sequence[ProcRecord], timeout: float) -> list[ProcRecord]:
     """
     running = [r for r in records if state_of(r) is not NodeState.STOPPED]
     for record in running:
-        send(record, "CONT")
-        send(record, "TERM")
+        send(record, Action.CONT)
+        send(record, Action.TERM)
     for record in wait_gone(running, timeout):
-        send(record, "KILL")
+        send(record, Action.KILL)
     stuck = wait_gone(running, 5.0)
     if stuck:
         names = ", ".join(f"{r.name} (pid {r.pid})" for r in stuck)
         raise ClusterError(f"still running after SIGKILL: {names}")
     return running
-
-
-def port_free(host: str, port: int) -> bool:
-    """True when nothing listens on ``host:port`` (bound like aiohttp binds, SO_REUSEADDR)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def wait_port(host: str, port: int, timeout: float, record: ProcRecord) -> bool:
-    """Wait until ``host:port`` accepts connections; False if ``record`` died first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if state_of(record) is NodeState.STOPPED:
-            return False
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def get_json(url: str, timeout: float = 2.0) -> dict[str, Any]:
-    """GET ``url`` and parse the JSON body; raises ``OSError`` subclasses on failure."""
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        data = json.loads(resp.read())
-    if not isinstance(data, dict):
-        raise urllib.error.URLError(f"{url} did not return a JSON object")
-    return data
 
 
 def log_tail(path: str, lines: int = 15) -> str:

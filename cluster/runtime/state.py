@@ -1,10 +1,11 @@
 """The local runtime's state file and the pure decisions made from it.
 
 ``state.json`` records every process ``cluster up`` started: its role, name, port, pid and the
-start time the kernel gave it (``/proc/<pid>/stat`` field 22, in clock ticks). A pid alone is
-not an identity: after a crash the kernel may hand the same pid to an unrelated process, so a
-process counts as ours only when pid *and* start time match. Nothing here does I/O except
-``read_proc_stat``; the rest is plain functions over dataclasses, unit-tested.
+start time the kernel gave it (``/proc/<pid>/stat`` field 22, in clock ticks, read by
+``cluster.runtime.pidstat``). A pid alone is not an identity: after a crash the kernel may hand
+the same pid to an unrelated process, so a process counts as ours only when pid *and* start time
+match. Nothing here does I/O except loading and saving the file; the rest is plain functions
+over dataclasses, unit-tested.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cluster.runtime import NodeState
+from cluster.runtime.base import NodeState
+from cluster.runtime.pidstat import ProcStat
 
 STATE_VERSION = 1
 
@@ -45,6 +47,8 @@ class LocalState:
     redis: ProcRecord
     balancer: ProcRecord | None
     nodes: tuple[ProcRecord, ...]
+    #: Which Redis server ``up`` chose, in words (``cluster status`` shows it).
+    redis_server: str = ""
 
     def processes(self) -> tuple[ProcRecord, ...]:
         """Every process, in the order ``down`` stops them (traffic first, data last)."""
@@ -73,6 +77,7 @@ class LocalState:
             "redis": asdict(self.redis),
             "balancer": asdict(self.balancer) if self.balancer else None,
             "nodes": [asdict(n) for n in self.nodes],
+            "redis_server": self.redis_server,
         }
 
     @classmethod
@@ -87,6 +92,7 @@ class LocalState:
                 redis=ProcRecord(**data["redis"]),
                 balancer=ProcRecord(**balancer) if balancer else None,
                 nodes=tuple(ProcRecord(**n) for n in data["nodes"]),
+                redis_server=str(data.get("redis_server") or ""),
             )
         except (AttributeError, KeyError, TypeError) as exc:
             raise StateError(f"malformed cluster state: {exc}") from exc
@@ -111,32 +117,13 @@ def save_state(path: Path, state: LocalState) -> None:
     tmp.replace(path)
 
 
-def parse_proc_stat(text: str) -> tuple[str, int]:
-    """``(state letter, start time in ticks)`` from the text of ``/proc/<pid>/stat``.
-
-    The command name (field 2) is in parentheses and may itself contain spaces or ``)``, so
-    fields are counted from the *last* closing parenthesis.
-    """
-    rest = text[text.rindex(")") + 2 :].split()
-    # rest[0] is field 3 (state); field 22 (starttime) is rest[19].
-    return rest[0], int(rest[19])
-
-
-def read_proc_stat(pid: int) -> tuple[str, int] | None:
-    try:
-        return parse_proc_stat(Path(f"/proc/{pid}/stat").read_text())
-    except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
-        return None
-
-
-def classify(record: ProcRecord, stat: tuple[str, int] | None) -> NodeState:
+def classify(record: ProcRecord, stat: ProcStat | None) -> NodeState:
     """Whether ``record``'s process runs, is frozen, or is gone (pid reused counts as gone)."""
     if stat is None:
         return NodeState.STOPPED
-    letter, start_ticks = stat
-    if start_ticks != record.start_ticks or letter in ("Z", "X", "x"):
+    if stat.start_ticks != record.start_ticks or stat.state in ("Z", "X", "x"):
         return NodeState.STOPPED
-    if letter in ("T", "t"):
+    if stat.state in ("T", "t"):
         return NodeState.PAUSED
     return NodeState.RUNNING
 

@@ -1,7 +1,7 @@
 """``make bench-node``: what one node's request costs, next to a bare aiohttp handler.
 
 One run, one process tree: a minimal aiohttp app (one handler, no middleware: the ceiling of
-the framework on this machine) and one ``python -m nodes`` with its own ``redis-server``
+the framework on this machine) and one ``python -m nodes`` with its own Redis server
 child, both on free loopback ports. The same wrk load (``-t1 -c32`` by default, after a
 warm-up) goes, in interleaved rounds, to the bare handler, to the node's ``/healthz`` (the
 node's middleware: request id, metrics, log line) and to an authenticated ``GET /whoami`` (the
@@ -12,43 +12,25 @@ CPU per request (from /proc), and the ratios to the bare handler.
 from __future__ import annotations
 
 import argparse
-import json
 import secrets
 import shutil
 import statistics
 import sys
 import tempfile
-import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-from loadtest.bench.balancer import PY, STUB, child, free_port, measure, wait_http
-
-
-def login(base: str, user: str = "alice") -> str:
-    """An access token for a seeded user."""
-    body = json.dumps({"username": user, "password": f"{user}-pass"}).encode()
-    request = urllib.request.Request(
-        f"{base}/auth/login", body, {"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return str(json.load(response)["access_token"])
+from cluster.runtime.net import free_port, free_ports
+from loadtest.api import login
+from loadtest.bench.measure import measure
+from loadtest.bench.targets import PY, STUB, child, node_env, start_redis, wait_http
 
 
 def start_node(stack: ExitStack, work: Path, log_level: str) -> tuple[str, int]:
     """Redis and one node; returns the node's base URL and pid."""
-    redis_port, port = free_port(), free_port()
-    redis = shutil.which("redis-server") or "/usr/bin/redis-server"
-    argv = [redis, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", ""]
-    stack.enter_context(child([*argv, "--appendonly", "no", "--dir", str(work)]))
-    env = {
-        "NODE_NAME": "bench-node",
-        "NODE_HOST": "127.0.0.1",
-        "NODE_PORT": str(port),
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "JWT_SECRET": secrets.token_hex(32),
-        "LOG_LEVEL": log_level,
-    }
+    redis_port, port = free_ports(2)
+    start_redis(stack, work, redis_port)
+    env = node_env("bench-node", port, redis_port, secrets.token_hex(32), log_level)
     proc = stack.enter_context(child([PY, "-m", "nodes"], env, work / "node.log"))
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/readyz")

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from cluster.config import ClusterConfig
-from cluster.runtime import ClusterError, Runtime, get_runtime
+from cluster.runtime.base import ClusterError, Runtime
+from cluster.runtime.choice import get_runtime
 from loadtest import report
 from loadtest.bench import wrk
 from loadtest.fullspeed.outcome import Lane, parse_script_output, unacknowledged_verdict, verdict
-from loadtest.verify import _call, check_orders, fetch_orders, read_acks
+from loadtest.verify import check_orders, fetch_orders, read_acks
 
 UNACKNOWLEDGED = "no unacknowledged order"  # the name loadtest.verify gives that invariant
 
@@ -84,11 +85,7 @@ def _lane(kind: str, proc: subprocess.Popen[str], timeout: float) -> Lane:
 
 def drive(runtime: Runtime, balancer: str, out: Path, s: Settings) -> list[Lane]:
     """Both wrk lanes and chaos-kill, to the end; the lanes' figures."""
-    token = str(
-        _call(f"{balancer}/auth/login", {"username": USER, "password": f"{USER}-pass"})[
-            "access_token"
-        ]
-    )
+    token = login(balancer, USER)
     prefix = f"fs{int(time.time())}"
     acks = out / "acks.jsonl"
     lanes = {

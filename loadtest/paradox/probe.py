@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from loadtest.paradox.stats import Sample
+from servicekit.demo_users import login_body
 
-USER, PASSWORD = "alice", "alice-pass"
+USER = "alice"
 
 
 class ProbeError(RuntimeError):
@@ -52,9 +53,7 @@ async def wait_ready(
 
 
 async def login(session: aiohttp.ClientSession, url: str) -> str:
-    async with session.post(
-        url + "/auth/login", json={"username": USER, "password": PASSWORD}
-    ) as resp:
+    async with session.post(url + "/auth/login", json=login_body(USER)) as resp:
         if resp.status != 200:
             raise ProbeError(f"login on {url} answered {resp.status}: {await resp.text()}")
         body = await resp.json()

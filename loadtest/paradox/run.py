@@ -1,7 +1,7 @@
 """``paradox`` (``make paradox``): the four revocation modes measured side by side.
 
 For each mode a lane of its own (a ``redis-server`` and N nodes on free loopback ports, see
-``paradox_lane``) is started, then:
+``loadtest.paradox.lane``) is started, then (``loadtest.paradox.phases``):
 
 a. propagation: log in, log out on node 1, poll every node until it answers 401; the time from
    the logout's 204 to the slowest node's first 401, over ``--trials`` trials;
@@ -18,7 +18,6 @@ it takes about two to three minutes.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import shutil
@@ -27,131 +26,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
 from loadtest.bench import wrk
 from loadtest.paradox.lane import Lane, LaneError
-from loadtest.paradox.probe import (
-    ProbeError,
-    login,
-    logout,
-    outage_phase,
-    propagation_trial,
-    wait_ready,
-    whoami,
-)
+from loadtest.paradox.options import Options, parse_args
+from loadtest.paradox.phases import measure_cost, measure_outage, measure_propagation, say
+from loadtest.paradox.probe import ProbeError, wait_ready
 from loadtest.paradox.report import write_report
-from loadtest.paradox.stats import ModeResult, recovery_seconds, render_table, table_rows, window
-
-MODES = ("none", "denylist", "denylist-fail-open", "cached")
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    """The run's settings (see ``--help``)."""
-
-    modes: tuple[str, ...] = MODES
-    nodes: int = 3
-    trials: int = 100
-    deadline: float = 1.0
-    rounds: int = 7
-    duration: float = 2.0
-    connections: int = 32
-    outage: tuple[float, float, float] = (2.0, 3.0, 4.0)
-    workers: int = 8
-    out: Path = Path("reports/paradox")
-    redis_aof: bool = True
-    keep: bool = False
-
-
-def say(message: str) -> None:
-    print(f"[paradox {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-async def measure_propagation(
-    session: aiohttp.ClientSession, lane: Lane, result: ModeResult, opts: Options
-) -> None:
-    for trial in range(opts.trials):
-        delays = await propagation_trial(session, lane.urls, opts.deadline)
-        result.trials += 1
-        if None in delays:
-            result.never_rejected += 1
-        else:
-            result.propagation_ms.append(max(d for d in delays if d is not None))
-        if trial >= 2 and result.never_rejected == result.trials:
-            break  # three trials without a rejection: this mode does not revoke
-
-
-async def measure_cost(
-    session: aiohttp.ClientSession, lanes: Sequence[Lane], results: dict[str, ModeResult],
-    opts: Options,
-) -> None:  # fmt: skip
-    tokens = {lane.mode: await login(session, lane.urls[0]) for lane in lanes}
-    for round_ in range(1, opts.rounds + 1):
-        # Every other round in reverse order, so that a drift of the machine's load over the
-        # round does not always favour the same mode.
-        for lane in lanes if round_ % 2 else list(reversed(lanes)):
-            say(f"cost: round {round_}/{opts.rounds}, {lane.mode}")
-            node_cpu, redis_cpu = lane.cpu()
-            run = await asyncio.to_thread(
-                wrk.run,
-                lane.urls[0] + "/whoami",
-                connections=opts.connections,
-                duration=opts.duration,
-                headers=(f"Authorization: Bearer {tokens[lane.mode]}",),
-            )
-            node_after, redis_after = lane.cpu()
-            result = results[lane.mode]
-            requests = max(run.requests, 1)
-            result.node_cpu_us.append((node_after - node_cpu) / requests * 1e6)
-            result.redis_cpu_us.append((redis_after - redis_cpu) / requests * 1e6)
-            result.rps.append(run.requests_per_s)
-            result.p50_ms.append(run.p50_ms)
-            result.p99_ms.append(run.p99_ms)
-            result.load_non_2xx += run.non_2xx
-            result.load_socket_errors += run.socket_errors
-
-
-async def revoked_everywhere(session: aiohttp.ClientSession, lane: Lane, token: str) -> None:
-    """Wait (bounded) until every node rejects ``token``: the outage starts from a known state."""
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:
-        statuses = await asyncio.gather(*(whoami(session, url, token) for url in lane.urls))
-        if all(status == 401 for status in statuses):
-            return
-        await asyncio.sleep(0.05)
-    raise ProbeError(f"{lane.mode}: the revoked token is not rejected by every node after 5 s")
-
-
-async def measure_outage(
-    session: aiohttp.ClientSession, lane: Lane, result: ModeResult, opts: Options
-) -> None:
-    tokens = {kind: await login(session, lane.urls[0]) for kind in ("valid", "revoked")}
-    await logout(session, lane.urls[0], tokens["revoked"])
-    if lane.mode != "none":
-        await revoked_everywhere(session, lane, tokens["revoked"])
-    await asyncio.sleep(1.1)  # past Redis's once-a-second AOF fsync
-
-    async def kill() -> None:
-        await asyncio.to_thread(lane.kill_redis)
-
-    async def restart() -> None:
-        await asyncio.to_thread(lane.start_redis)
-
-    run = await outage_phase(
-        session, lane.urls, tokens, kill, restart, opts.outage, workers=opts.workers
-    )
-    kill_at, restart_at, end = run.marks["kill"], run.marks["restart"], run.marks["end"]
-    result.timeline, result.marks = run.samples, run.marks
-    result.before = window(run.samples, 0.0, kill_at)
-    result.outage = window(run.samples, kill_at, restart_at)
-    result.after = window(run.samples, restart_at, end)
-    result.recovery_s = recovery_seconds(
-        lane.mode, run.samples, restart_at, end, run.ready_after_restart
-    )
+from loadtest.paradox.stats import ModeResult, render_table, table_rows
 
 
 def stop_on_signals() -> None:
@@ -182,6 +67,8 @@ async def run(opts: Options, workdir: Path) -> list[ModeResult]:
         for lane in lanes:
             lane.start_redis()
             lane.start_nodes()
+        if lanes and lanes[0].server is not None:
+            say(f"Redis server: {lanes[0].server.describe()}")
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             for lane in lanes:
@@ -240,53 +127,6 @@ def notes(results: Sequence[ModeResult], opts: Options, load: Sequence[float]) -
     if errors:
         lines.append(f"wrk saw failed requests with a valid token: {errors}")
     return lines
-
-
-def parse_args(argv: Sequence[str] | None) -> Options:
-    parser = argparse.ArgumentParser(
-        prog="paradox", description="The JWT revocation modes measured side by side."
-    )
-    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
-    parser.add_argument("--nodes", type=int, default=3, help="nodes per mode (3)")
-    parser.add_argument("--trials", type=int, default=100, help="propagation trials (100)")
-    parser.add_argument("--deadline", type=float, default=1.0, help="seconds a trial waits")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved wrk rounds (7)")
-    parser.add_argument("--duration", type=float, default=2.0, help="seconds per wrk run (2)")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
-    parser.add_argument(
-        "--outage", default="2,3,4", help="seconds before the kill, down, after the restart"
-    )
-    parser.add_argument("--workers", type=int, default=8, help="clients during the outage")
-    parser.add_argument("--out", type=Path, default=Path("reports/paradox"))
-    parser.add_argument(
-        "--redis-ephemeral",
-        action="store_true",
-        help="Redis without AOF, like the local cluster's: a restart forgets the denylist",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the lanes' logs directory")
-    args = parser.parse_args(argv)
-    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
-    unknown = [m for m in modes if m not in MODES]
-    if unknown or not modes:
-        parser.error(f"--modes: unknown {unknown}; known: {', '.join(MODES)}")
-    try:
-        before, down, after = (float(x) for x in args.outage.split(","))
-    except ValueError:
-        parser.error("--outage takes three numbers: before,down,after (seconds)")
-    return Options(
-        modes=modes,
-        nodes=args.nodes,
-        trials=args.trials,
-        deadline=args.deadline,
-        rounds=args.rounds,
-        duration=args.duration,
-        connections=args.connections,
-        outage=(before, down, after),
-        workers=args.workers,
-        out=args.out,
-        redis_aof=not args.redis_ephemeral,
-        keep=args.keep,
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

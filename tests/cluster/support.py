@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import itertools
 import random
-import socket
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -24,22 +23,15 @@ from typing import Any
 import aiohttp
 
 from cluster.config import ClusterConfig
-from cluster.runtime import NodeState
+from cluster.runtime.base import NodeState
 from cluster.runtime.local import LocalRuntime
-from cluster.runtime.procs import port_free, state_of
+from cluster.runtime.net import free_ports, port_free
+from cluster.runtime.procs import state_of
 from cluster.runtime.state import ProcRecord
-from tests.support import RedisServer, require
+from servicekit.demo_users import DEMO_USERS, login_body
+from tests.support import REDIS_NEEDED, RedisServer, require
 
-ACCOUNTS = ("alice", "bob", "carol")
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free ports (all held open while choosing, so none repeats)."""
-    with contextlib.ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [int(s.getsockname()[1]) for s in socks]
+ACCOUNTS = DEMO_USERS
 
 
 def cluster_config(state_dir: Path, nodes: int) -> ClusterConfig:
@@ -58,7 +50,7 @@ def cluster_config(state_dir: Path, nodes: int) -> ClusterConfig:
 @contextlib.contextmanager
 def running_cluster(state_dir: Path, nodes: int = 3) -> Iterator[LocalRuntime]:
     """A started cluster; on exit, ``down`` and a check that nothing is left behind."""
-    require(RedisServer.binary() is not None, "redis-server (Debian: apt-get install redis-server)")
+    require(RedisServer.binary() is not None, REDIS_NEEDED)
     runtime = LocalRuntime(cluster_config(state_dir, nodes))
     runtime.up(nodes)
     try:
@@ -104,8 +96,7 @@ class LoadLoop:
         timeout = aiohttp.ClientTimeout(total=30)
         async with aiohttp.ClientSession(timeout=timeout) as self.session:
             for account in ACCOUNTS:
-                body = {"username": account, "password": f"{account}-pass"}
-                status, data, _ = await self.call("POST", "/auth/login", body)
+                status, data, _ = await self.call("POST", "/auth/login", login_body(account))
                 assert status == 200, f"login of {account} answered {status}"
                 self.tokens[account] = data["access_token"]
             work = [self.worker(i) for i in range(self.workers)]

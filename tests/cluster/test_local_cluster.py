@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster.runtime import NodeState
+from cluster.runtime.base import NodeState
 from cluster.runtime.local import LocalRuntime
 from loadtest.verify import check_orders, fetch_orders
 from tests.cluster.support import (

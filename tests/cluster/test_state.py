@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cluster.runtime import NodeState
+from cluster.runtime.base import NodeState
+from cluster.runtime.pidstat import ProcStat
 from cluster.runtime.state import (
     LocalState,
     ProcRecord,
@@ -17,14 +18,7 @@ from cluster.runtime.state import (
     classify,
     load_state,
     next_node_index,
-    parse_proc_stat,
     save_state,
-)
-
-# A real /proc/<pid>/stat line, with a command name that contains ") (" to trip naive parsers.
-STAT = (
-    "4242 (python (x) y) S 1 4242 4242 0 -1 4194560 1234 0 0 0 5 3 0 0 20 0 2 0 "
-    "987654 123456789 4000 18446744073709551615 1 1 0 0 0 0 0 16781312 2 0 0 0 17 1 0 0 0 0 0"
 )
 
 
@@ -43,10 +37,6 @@ def state(*nodes: ProcRecord) -> LocalState:
     )
 
 
-def test_proc_stat_fields_are_counted_from_the_last_parenthesis() -> None:
-    assert parse_proc_stat(STAT) == ("S", 987654)
-
-
 @pytest.mark.parametrize(
     ("stat", "expected"),
     [
@@ -61,7 +51,8 @@ def test_proc_stat_fields_are_counted_from_the_last_parenthesis() -> None:
     ],
 )
 def test_classify(stat: tuple[str, int] | None, expected: NodeState) -> None:
-    assert classify(record(), stat) is expected
+    proc = ProcStat(stat[0], 1, 0, 0, stat[1]) if stat else None
+    assert classify(record(), proc) is expected
 
 
 def test_state_round_trips_through_the_file(tmp_path: Path) -> None:

@@ -23,8 +23,10 @@ from typing import Any
 
 import pytest
 
+from cluster.actions import Action
 from cluster.config import ClusterConfig
-from cluster.runtime import NodeState, docker_engine_answers
+from cluster.runtime.base import NodeState
+from cluster.runtime.choice import docker_engine_answers
 from cluster.runtime.docker.config import DockerSettings
 from cluster.runtime.docker.model import label_filter
 from cluster.runtime.docker.runtime import DockerRuntime
@@ -164,10 +166,10 @@ def test_no_request_fails_while_containers_are_killed_paused_and_partitioned(
         time.sleep(4.0)
         runtime.cont("node-2")
         time.sleep(2.0)
-        runtime.partition("node-3")  # off the network, still running
+        runtime.signal("node-3", Action.PARTITION)  # off the network, still running
         done.append("partition")
         time.sleep(4.0)
-        runtime.heal("node-3")
+        runtime.signal("node-3", Action.HEAL)
         runtime.wait_ready({n.url for n in runtime.nodes()})
 
     result = asyncio.run(load_while(runtime, chaos))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster.runtime import NodeState, RuntimeUnavailable
+from cluster.runtime.base import NodeState, RuntimeUnavailable
 from cluster.runtime.docker.config import DEFAULT_COMPOSE_FILE, DockerSettings
 from cluster.runtime.docker.model import (
     choose_image,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster.runtime import NodeState
+from cluster.runtime.base import NodeState
 from cluster.runtime.local import LocalRuntime
 from loadtest.verify import verify
 from tests.cluster.support import ACCOUNTS, running_cluster

@@ -1,4 +1,5 @@
-"""Thin I/O for the Docker runtime: the Compose CLI, the Docker SDK client, the shared secret.
+"""Thin I/O for the Docker runtime: the Compose CLI, the Docker SDK client and its images, the
+shared secret.
 
 ``docker compose`` (the CLI plugin) is used when it answers, else the standalone
 ``docker-compose`` (v1); both take the same ``-p PROJECT -f FILE`` arguments used here.
@@ -7,16 +8,16 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cluster.runtime import ClusterError, MissingDependency, RuntimeUnavailable
-from cluster.runtime.docker.model import compose_command
+from cluster.runtime.base import ClusterError, MissingDependency, RuntimeUnavailable
+from cluster.runtime.docker.config import REDIS_CANDIDATES
+from cluster.runtime.docker.model import choose_image, compose_command
+from cluster.runtime.jwt_secret import ensure_secret
 
 
 def _plugin_answers() -> bool:
@@ -83,6 +84,27 @@ def docker_client(timeout: float = 60.0) -> Any:
     return client
 
 
+def image_present(client: Any, image: str) -> bool:
+    """Whether the engine has ``image`` locally (nothing is pulled)."""
+    import docker
+
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def redis_image(requested: str | None, present: Callable[[str], bool]) -> str:
+    """``REDIS_IMAGE`` when set, else the first of ``REDIS_CANDIDATES`` that is here."""
+    image = choose_image(requested, REDIS_CANDIDATES, present)
+    if image is None:
+        raise MissingDependency(
+            f"no Redis image here (tried {', '.join(REDIS_CANDIDATES)}): run `make images`"
+        )
+    return image
+
+
 def ensure_shared_secret(path: Path) -> None:
     """Create the JWT secret Compose hands to every node, unless a valid one exists.
 
@@ -91,8 +113,4 @@ def ensure_shared_secret(path: Path) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.chmod(0o700)
-    if not (path.exists() and len(path.read_bytes().strip()) >= 32):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32))
-    path.chmod(0o644)
+    ensure_secret(path, mode=0o644)

@@ -2,7 +2,8 @@
 
 ``up``, ``scale`` and ``down`` go through the Compose CLI and compose/compose.yaml, the same file
 a user runs by hand; everything else (status, chaos actions, restarts) goes through the Docker
-SDK and finds containers by their Compose labels only (project and service). Chaos actions:
+SDK and finds containers by their Compose labels only (project and service). Chaos actions
+(``cluster.actions``):
 
     KILL / TERM   ``kill`` through the API; the engine then counts the container as stopped by
                   hand, so its restart policy does not bring it back: ``restart`` starts it.
@@ -21,8 +22,9 @@ from collections.abc import Collection
 from functools import cached_property
 from typing import Any
 
+from cluster.actions import Action
 from cluster.config import ClusterConfig
-from cluster.runtime import (
+from cluster.runtime.base import (
     AlreadyRunning,
     ClusterError,
     ClusterStatus,
@@ -34,17 +36,21 @@ from cluster.runtime import (
     Runtime,
     StartupFailed,
     UnknownNode,
-    procs,
 )
-from cluster.runtime.docker.compose import Compose, docker_client, ensure_shared_secret
-from cluster.runtime.docker.config import REDIS_CANDIDATES, DockerSettings
+from cluster.runtime.docker.compose import (
+    Compose,
+    docker_client,
+    ensure_shared_secret,
+    image_present,
+    redis_image,
+)
+from cluster.runtime.docker.config import DockerSettings
 from cluster.runtime.docker.model import (
     BALANCER_SERVICE,
     NETWORK,
     NODE_SERVICE,
     REDIS_SERVICE,
     SERVICE_LABEL,
-    choose_image,
     compose_env,
     label_filter,
     network_filter,
@@ -55,11 +61,9 @@ from cluster.runtime.docker.model import (
     published_port,
     ready,
 )
+from cluster.runtime.net import get_json, port_free
 
 log = logging.getLogger("cluster.runtime.docker.runtime")
-
-#: Chaos actions beyond the seam's ``SIGNALS``.
-EXTRA_ACTIONS = ("PARTITION", "HEAL")
 
 
 def create_runtime(config: ClusterConfig) -> DockerRuntime:
@@ -89,22 +93,11 @@ class DockerRuntime(Runtime):
         return self._client
 
     def image_present(self, image: str) -> bool:
-        import docker
-
-        try:
-            self.client.images.get(image)
-        except docker.errors.ImageNotFound:
-            return False
-        return True
+        return image_present(self.client, image)
 
     @cached_property
     def redis_image(self) -> str:
-        image = choose_image(self.settings.redis_image, REDIS_CANDIDATES, self.image_present)
-        if image is None:
-            raise MissingDependency(
-                f"no Redis image here (tried {', '.join(REDIS_CANDIDATES)}): run `make images`"
-            )
-        return image
+        return redis_image(self.settings.redis_image, self.image_present)
 
     def _env(self, nodes: int) -> dict[str, str]:
         return compose_env(
@@ -170,7 +163,7 @@ class DockerRuntime(Runtime):
             raise MissingDependency(f"image {self.settings.app_image} is not here: `make images`")
         self.redis_image  # noqa: B018 -- fails now, clearly, rather than inside Compose
         port = self.config.balancer_port
-        if not (procs.port_free("0.0.0.0", port) and procs.port_free(self.config.host, port)):
+        if not (port_free("0.0.0.0", port) and port_free(self.config.host, port)):
             raise PortInUse(f"port {port} (balancer) is in use: CLUSTER_BALANCER_PORT=<free port>")
         try:
             self._compose(["up", "-d", "--no-build", "--scale", f"{NODE_SERVICE}={nodes}"], nodes)
@@ -224,32 +217,26 @@ class DockerRuntime(Runtime):
         port = published_port(balancer.attrs) if balancer is not None else None
         return port or self.config.balancer_port
 
-    def signal(self, node: str, signal: str) -> None:
+    def signal(self, node: str, signal: Action) -> None:
         import docker
 
         container = self._container(node)
         try:
-            if signal in ("KILL", "TERM"):
+            if signal in (Action.KILL, Action.TERM):
                 container.kill(signal=f"SIG{signal}")
-            elif signal == "STOP":
+            elif signal == Action.STOP:
                 container.pause()
-            elif signal == "CONT":
+            elif signal == Action.CONT:
                 container.unpause()
-            elif signal == "PARTITION":
+            elif signal == Action.PARTITION:
                 self._network().disconnect(container)
-            elif signal == "HEAL":
+            elif signal == Action.HEAL:
                 self._heal(container)
             else:
                 raise ClusterError(f"unknown action {signal!r}")
         except docker.errors.APIError as exc:
             # As a signal to a process that is gone: acting on a stopped container is a no-op.
             log.warning("docker refused the action", extra={"node": node, "error": str(exc)})
-
-    def partition(self, node: str) -> None:
-        self.signal(node, "PARTITION")
-
-    def heal(self, node: str) -> None:
-        self.signal(node, "HEAL")
 
     def _heal(self, container: Any) -> None:
         network = self._network()
@@ -292,7 +279,7 @@ class DockerRuntime(Runtime):
         return {c.attrs["Config"]["Hostname"]: name for name, c in self._node_containers().items()}
 
     def balancer_status(self) -> dict[str, Any]:
-        return procs.get_json(f"http://{self.config.host}:{self._balancer_port()}/_lb/status")
+        return get_json(f"http://{self.config.host}:{self._balancer_port()}/_lb/status")
 
     # -- waiting ---------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import pytest
 
 from cluster.chaos.kill import Chaos, ChaosSettings, EventLog
 from cluster.config import ClusterConfig
-from cluster.runtime import ClusterStatus, NodeInfo, NodeState, Runtime
+from cluster.runtime.base import ClusterStatus, NodeInfo, NodeState, Runtime
 
 
 class FakeRuntime(Runtime):

@@ -14,7 +14,7 @@ from cluster.chaos.plan import (
     parse_signals,
     signal_for,
 )
-from cluster.runtime import NodeInfo, NodeState
+from cluster.runtime.base import NodeInfo, NodeState
 
 
 def nodes(*states: NodeState) -> list[NodeInfo]:

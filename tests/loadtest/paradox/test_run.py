@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from loadtest.paradox.run import main
-from tests.support import RedisServer, require
+from tests.support import REDIS_NEEDED, RedisServer, require
 
 
 @pytest.mark.cluster
 @pytest.mark.slow
 def test_paradox_measures_every_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    require(RedisServer.binary() is not None, "redis-server (Debian: apt-get install redis-server)")
+    require(RedisServer.binary() is not None, REDIS_NEEDED)
     require(shutil.which("wrk") is not None, "wrk (Debian: apt-get install wrk)")
     out = tmp_path / "report"
     argv = ["--nodes", "2", "--trials", "3", "--rounds", "1", "--duration", "1"]

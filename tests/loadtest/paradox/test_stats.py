@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtest.paradox.run import parse_args
+from loadtest.paradox.options import parse_args
 from loadtest.paradox.stats import (
     ModeResult,
     Sample,

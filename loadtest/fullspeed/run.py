@@ -27,6 +27,7 @@ from cluster.config import ClusterConfig
 from cluster.runtime.base import ClusterError, Runtime
 from cluster.runtime.choice import get_runtime
 from loadtest import report
+from loadtest.api import login
 from loadtest.bench import wrk
 from loadtest.fullspeed.outcome import Lane, parse_script_output, unacknowledged_verdict, verdict
 from loadtest.verify import check_orders, fetch_orders, read_acks

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cluster.config import ClusterConfig
-from cluster.runtime import docker_engine_answers
+from cluster.runtime.choice import docker_engine_answers
 from cluster.runtime.docker.config import DockerSettings
 from cluster.runtime.docker.runtime import DockerRuntime
 from loadtest.fullspeed.run import Settings, print_summary, run

@@ -1,6 +1,7 @@
 """The balancer's own endpoints under ``/_lb/`` (never proxied).
 
-``GET /_lb/status``: the JSON of docs/balancer.md (strategy, backends with state and counters, retries).
+``GET /_lb/status``: the JSON of docs/balancer.md (strategy, backends with state and
+counters, retries).
 ``GET /_lb/metrics``: Prometheus text, rendered at scrape time from ``counters`` (the plain ints
 the hot path increments; no metric object is touched per request).
 """

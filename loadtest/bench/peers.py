@@ -21,10 +21,21 @@ def installed(name: str) -> bool:
     return shutil.which(name) is not None or Path(f"/usr/sbin/{name}").exists()
 
 
-def haproxy_config(port: int, ports: list[int], threads: int) -> str:
+def haproxy_config(
+    port: int, ports: list[int], threads: int, server_maxconn: int | None = None
+) -> str:
+    """``server_maxconn``: at most that many requests at once per server, the rest wait in
+    HAProxy's queue for ``timeout queue`` and then get a 503 with ``Retry-After`` (HAProxy's
+    documented way to protect servers from more than they can take)."""
+    limit = f" maxconn {server_maxconn}" if server_maxconn else ""
     servers = "\n".join(
-        f"    server n{i} 127.0.0.1:{p} check inter 500ms rise 2 fall 2"
+        f"    server n{i} 127.0.0.1:{p} check inter 500ms rise 2 fall 2{limit}"
         for i, p in enumerate(ports, 1)
+    )
+    queue = (
+        "    timeout queue 1s\n    http-error status 503 hdr Retry-After 1\n"
+        if server_maxconn
+        else ""
     )
     return f"""global
     maxconn 4096
@@ -38,7 +49,7 @@ defaults
     option redispatch
     retry-on conn-failure empty-response response-timeout 502 503
     option forwardfor
-frontend fe
+{queue}frontend fe
     bind 127.0.0.1:{port}
     unique-id-format %{{+X}}o%ci%cp%fp%Ts%rt%pid
     unique-id-header X-Request-ID
@@ -85,11 +96,13 @@ http {{
 """
 
 
-def start_haproxy(stack: ExitStack, ports: list[int], work: Path, threads: int) -> tuple[int, int]:
+def start_haproxy(
+    stack: ExitStack, ports: list[int], work: Path, threads: int, server_maxconn: int | None = None
+) -> tuple[int, int]:
     """HAProxy in front of ``ports``; its port and pid once it answers."""
     port = free_port()
     path = work / "haproxy.cfg"
-    path.write_text(haproxy_config(port, ports, threads))
+    path.write_text(haproxy_config(port, ports, threads, server_maxconn))
     binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
     proc = stack.enter_context(child([binary, "-f", str(path), "-db"], log=work / "haproxy.log"))
     wait_http(f"http://127.0.0.1:{port}/healthz")

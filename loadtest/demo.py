@@ -115,7 +115,12 @@ def summarize(
         "updates acknowledged": locust.get("updates_acknowledged", 0),
         "client retries on 412 (stale ETag)": locust.get("retries_412_stale_etag", 0),
         "client retries on 409 (in progress)": locust.get("retries_409_in_progress", 0),
+        "shed (503 not processed, retried)": locust.get("shed_503", 0),
+        "login p95 (ms)": locust.get("login_p95_ms", "?"),
         "balancer retries": lb.get("retries", "?"),
+        # Chaos takes nodes out on purpose; any ejection beyond its kills, stops and terms
+        # would be a live node called dead.
+        "balancer ejections": sum(int(b.get("ejections", 0)) for b in lb.get("backends", [])),
         "chaos": ", ".join(f"{n} {a}" for a, n in sorted(actions.items())) or "none",
         "requests per node": ", ".join(
             f"{name}={n}" for name, n in sorted(report.node_spread(lb).items())

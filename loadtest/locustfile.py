@@ -72,6 +72,7 @@ _counters = {
     "retries_412_stale_etag": 0,
     "retries_409_in_progress": 0,
     "logins": 0,
+    "shed_503": 0,
 }
 _ack_out = open(ACK_FILE, "a") if ACK_FILE else None  # noqa: SIM115 (lives as long as the process)
 
@@ -81,6 +82,17 @@ def record(entry: dict[str, Any]) -> None:
     if _ack_out is not None:
         _ack_out.write(json.dumps({"ts": round(time.time(), 3), **entry}) + "\n")
         _ack_out.flush()
+
+
+def shed_wait(resp: Any) -> float | None:
+    """Seconds to wait when the answer is a 503 that says nothing was processed (the node shed
+    the request before any work); None for any other answer."""
+    if resp.status_code != 503 or resp.headers.get("X-Not-Processed", "").lower() != "true":
+        return None
+    try:
+        return max(0.0, float(resp.headers.get("Retry-After") or 1))
+    except ValueError:
+        return 1.0
 
 
 def order_id_of(body: dict[str, Any], location: str | None) -> str | None:
@@ -114,10 +126,18 @@ class ApiUser(FastHttpUser):
         with self.client.post(
             "/auth/login", json=login_body(self.account), name="/auth/login", catch_response=True
         ) as resp:
+            wait = shed_wait(resp)
             if resp.status_code == 200:
                 self.token = resp.json()["access_token"]
                 _counters["logins"] += 1
                 self.backoff = 0.0
+            elif wait is not None:
+                # Shed before any work: not a failure, not a success either. It gets a row of
+                # its own in Locust's stats, and the user tries again after Retry-After.
+                resp.request_meta["name"] = "/auth/login (shed: 503, not processed)"
+                resp.success()
+                _counters["shed_503"] += 1
+                self.next_login = time.monotonic() + wait
             else:
                 resp.failure(f"login answered {resp.status_code}")
                 # A correct client backs off instead of hammering an overloaded login.
@@ -237,11 +257,13 @@ def _exit_code(environment: Any, **_kwargs: Any) -> None:
     failures = environment.stats.total.num_failures
     if failures:
         environment.process_exit_code = 1
+    logins = environment.stats.get("/auth/login", "POST")
+    p95 = logins.get_response_time_percentile(0.95) if logins.num_requests else None
     if SUMMARY_FILE:
         with open(SUMMARY_FILE, "w") as out:
             json.dump(
                 {**_counters, "requests": environment.stats.total.num_requests,
-                 "failures": failures}, out)  # fmt: skip
+                 "failures": failures, "login_p95_ms": p95}, out)  # fmt: skip
     if _ack_out is not None:
         _ack_out.flush()
 

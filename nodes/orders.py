@@ -35,7 +35,7 @@ def validate_order(body: object) -> OrderInput:
     errors: list[dict[str, str]] = []
     for name in sorted(set(body) - _FIELDS):
         errors.append({"field": name, "message": "unknown field"})
-    item, quantity = body.get("item"), body.get("quantity")
+    item, quantity = body.get("item"), _integral(body.get("quantity"))
     if not isinstance(item, str) or not item.strip() or len(item) > MAX_ITEM_CHARS:
         errors.append(
             {
@@ -55,6 +55,21 @@ def validate_order(body: object) -> OrderInput:
         raise BadRequest("the order is not valid", type_="invalid-body", errors=errors)
     assert isinstance(item, str) and isinstance(quantity, int)
     return OrderInput(item=item, quantity=quantity)
+
+
+def _integral(value: object) -> object:
+    """An integral float (``249.0``, ``1E1``) as that integer: JSON Schema, and so the OpenAPI
+    document, calls it an integer. Anything else is returned as it is (NaN and infinities are
+    refused by the body reader; ``float.is_integer`` is False for them anyway)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def canonical(order: OrderInput) -> dict[str, Any]:
+    """The order as the JSON object its idempotency fingerprint is taken of: ``249.0`` and
+    ``249`` are one order, and the same key with either body replays the first answer."""
+    return {"item": order.item, "quantity": order.quantity}
 
 
 def public_order(stored: Mapping[str, str]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from nodes.handlers.common import json_response, read_json, require_self, valid_
 from nodes.idempotency import CommitOutcome, Decision
 from nodes.orders import (
     RetryIdentity,
+    canonical,
     etag,
     none_match,
     parse_if_match,
@@ -35,6 +36,9 @@ from nodes.state import CONFIG, METRICS, REQUEST_ID, STORE
 from nodes.store import NewOrder, Reservation, StoredResponse, UpdateOutcome
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+#: Redis takes list indexes as signed 64-bit integers and answers an error past them (a 500, as
+#: found from outside); no list here comes near 2^31 entries, so any larger offset is a 400.
+MAX_OFFSET = 2**31 - 1
 log = logging.getLogger("nodes.orders")
 
 
@@ -60,14 +64,24 @@ async def get_user(request: web.Request) -> web.Response:
 
 
 def _page(request: web.Request) -> tuple[int, int]:
-    try:
-        offset = int(request.query.get("offset", "0"))
-        limit = int(request.query.get("limit", str(DEFAULT_LIMIT)))
-    except ValueError:
-        raise BadRequest("offset and limit must be integers", type_="invalid-query") from None
-    if offset < 0 or not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"offset must be >= 0 and limit 1-{MAX_LIMIT}", type_="invalid-query")
+    offset = _query_int(request, "offset", 0)
+    limit = _query_int(request, "limit", DEFAULT_LIMIT)
+    if not 0 <= offset <= MAX_OFFSET or not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(
+            f"offset must be 0-{MAX_OFFSET} and limit 1-{MAX_LIMIT}", type_="invalid-query"
+        )
     return offset, limit
+
+
+def _query_int(request: web.Request, name: str, default: int) -> int:
+    """A query integer in plain ASCII digits (``int()`` would also take ``+1``, ``1_0``, `` 1``
+    and other scripts' digits); at most 19 of them, so that no huge number is ever parsed."""
+    value = request.query.get(name)
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit() and len(value) <= 19):
+        raise BadRequest(f"{name} must be a non-negative integer", type_="invalid-query")
+    return int(value)
 
 
 async def list_orders(request: web.Request) -> web.Response:
@@ -137,7 +151,7 @@ async def create_order(request: web.Request) -> web.Response:
     new = _new_order(user_id, body)
     config, store = request.app[CONFIG], request.app[STORE]
     owner = uuid.uuid4().hex  # fences the commit: only the reservation's owner may create
-    fingerprint = idempotency.fingerprint(request.method, request.path, body)
+    fingerprint = idempotency.fingerprint(request.method, request.path, canonical(new.order))
     lease_ms = int(config.idempotency_lease * 1000)
     reservation = await store.reserve(
         user_id, key, fingerprint, owner, lease_ms, config.idempotency_ttl
@@ -209,7 +223,8 @@ async def update_order(request: web.Request) -> web.Response:
     body = await read_json(request)
     order = validate_order(body)
     retry = RetryIdentity(
-        _retry_request_id(request), idempotency.fingerprint(request.method, request.path, body)
+        _retry_request_id(request),
+        idempotency.fingerprint(request.method, request.path, canonical(order)),
     )
     update = await request.app[STORE].update_order(
         order_id, claims.sub, order, _now(), parse_if_match(header), retry

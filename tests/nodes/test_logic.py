@@ -72,6 +72,8 @@ def test_retry_after_rounds_up_and_is_at_least_one_second() -> None:
 def test_valid_order() -> None:
     assert validate_order({"item": "book", "quantity": 3}) == OrderInput("book", 3)
     assert validate_order({"item": "x" * 200, "quantity": 1000}).quantity == 1000
+    # an integral float is an integer to JSON Schema (and so to the OpenAPI document)
+    assert validate_order({"item": "book", "quantity": 249.0}) == OrderInput("book", 249)
 
 
 @pytest.mark.parametrize(
@@ -90,7 +92,10 @@ def test_valid_order() -> None:
         {"item": "book", "quantity": 0},
         {"item": "book", "quantity": 1001},
         {"item": "book", "quantity": True},
-        {"item": "book", "quantity": 1.0},
+        {"item": "book", "quantity": 1.5},
+        {"item": "book", "quantity": 1e20},
+        {"item": "book", "quantity": float("inf")},
+        {"item": "book", "quantity": float("nan")},
         {"item": "book", "quantity": "1"},
         {"item": "book", "quantity": 1, "price": 3},
     ],

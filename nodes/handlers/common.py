@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from nodes.errors import BadRequest, Forbidden, PayloadTooLarge
+from nodes.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from nodes.middleware import MAX_BODY_BYTES
+from nodes.state import REQUEST_ID
 from nodes.tokens import Claims
 
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -99,6 +101,25 @@ def json_response(
 def valid_id(value: str) -> bool:
     """User and order ids are short and plain: they become parts of Redis key names."""
     return _ID.fullmatch(value) is not None
+
+
+def path_id(request: web.Request) -> str:
+    """The route's ``{id}``; 404 unless it is a plain id."""
+    value = request.match_info["id"]
+    if not valid_id(value):
+        raise NotFound(f"no resource at {request.path}")
+    return value
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def retry_request_id(request: web.Request) -> str:
+    """The request id when the client or the balancer set it (the same on every retry of one
+    request); empty when the node made one up, so that it can never match a stored one."""
+    incoming = request.headers.get("X-Request-ID")
+    return incoming if incoming is not None and incoming == request[REQUEST_ID] else ""
 
 
 def require_self(claims: Claims, user_id: str) -> None:

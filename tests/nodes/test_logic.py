@@ -24,21 +24,34 @@ from nodes.orders import (
 
 
 @pytest.mark.parametrize(
-    ("stored_fp", "state", "lease_alive", "expected"),
+    ("stored_fp", "state", "lease_alive", "stored_rid", "rid", "expected"),
     [
-        (None, None, False, Decision.RESERVE),
-        ("other", "pending", True, Decision.MISMATCH),
-        ("other", "done", False, Decision.MISMATCH),
-        ("fp", "done", False, Decision.REPLAY),
-        ("fp", "done", True, Decision.REPLAY),
-        ("fp", "pending", True, Decision.IN_PROGRESS),
-        ("fp", "pending", False, Decision.TAKE_OVER),
+        (None, None, False, None, "r1", Decision.RESERVE),
+        ("other", "pending", True, "r1", "r1", Decision.MISMATCH),
+        ("other", "done", False, "r1", "r1", Decision.MISMATCH),
+        ("fp", "done", False, "r1", "r1", Decision.REPLAY),
+        ("fp", "done", True, "r2", "r1", Decision.REPLAY),
+        # the client's own concurrent duplicate (another request id, or none): it waits
+        ("fp", "pending", True, "r2", "r1", Decision.IN_PROGRESS),
+        ("fp", "pending", True, "r1", "", Decision.IN_PROGRESS),
+        ("fp", "pending", True, "", "", Decision.IN_PROGRESS),
+        ("fp", "pending", True, None, "r1", Decision.IN_PROGRESS),  # a record from before rids
+        # the balancer's retry of the very request whose earlier try holds the key
+        ("fp", "pending", True, "r1", "r1", Decision.RETRY_TAKE_OVER),
+        ("fp", "pending", False, "r1", "r1", Decision.TAKE_OVER),
+        ("fp", "pending", False, "r2", "r1", Decision.TAKE_OVER),
+        ("fp", "pending", False, None, "", Decision.TAKE_OVER),
     ],
 )
 def test_reservation_decision_table(
-    stored_fp: str | None, state: str | None, lease_alive: bool, expected: Decision
+    stored_fp: str | None,
+    state: str | None,
+    lease_alive: bool,
+    stored_rid: str | None,
+    rid: str,
+    expected: Decision,
 ) -> None:
-    assert decide(stored_fp, state, lease_alive, "fp") is expected
+    assert decide(stored_fp, state, lease_alive, "fp", stored_rid, rid) is expected
 
 
 def test_fingerprint_ignores_key_order_and_whitespace_but_not_values() -> None:

@@ -86,19 +86,22 @@ def decide(
 
 
 def parse_key(header: str | None) -> str:
-    """The key from an ``Idempotency-Key`` header (a structured-field string; bare is accepted)."""
+    """The key from an ``Idempotency-Key`` header: 1-255 printable ASCII characters as sent (the
+    OpenAPI document's pattern); a structured-field string (``"abc"``) is the key ``abc``."""
     if header is None or not header.strip():
         raise BadRequest(
             "this request needs an Idempotency-Key header", type_="idempotency-key-missing"
         )
     key = header.strip()
-    if len(key) >= 2 and key[0] == key[-1] == '"':
-        key = key[1:-1]
-    if not 0 < len(key) <= MAX_KEY_LENGTH or not all(0x21 <= ord(c) <= 0x7E for c in key):
+    if not len(key) <= MAX_KEY_LENGTH or not all(0x21 <= ord(c) <= 0x7E for c in key):
         raise BadRequest(
             f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable ASCII characters",
             type_="idempotency-key-invalid",
         )
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    if not key:
+        raise BadRequest("Idempotency-Key must not be empty", type_="idempotency-key-invalid")
     return key
 
 

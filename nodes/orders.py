@@ -15,6 +15,12 @@ from typing import Any
 from nodes.errors import BadRequest
 
 MAX_ITEM_CHARS = 200
+#: User and order ids: short and plain, since they become parts of Redis key names.
+ID_PATTERN = "[A-Za-z0-9_.-]{1,64}"
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+#: Redis takes list indexes as signed 64-bit integers and answers an error past them (a 500, as
+#: found from outside); no list here comes near 2^31 entries, so any larger offset is a 400.
+MAX_OFFSET = 2**31 - 1
 MIN_QUANTITY, MAX_QUANTITY = 1, 1000
 _FIELDS = frozenset({"item", "quantity"})
 _ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]*)"\s*(?:,|$)')

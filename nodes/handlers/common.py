@@ -11,10 +11,11 @@ from aiohttp import web
 
 from nodes.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from nodes.middleware import MAX_BODY_BYTES
+from nodes.orders import ID_PATTERN
 from nodes.state import REQUEST_ID
 from nodes.tokens import Claims
 
-_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_ID = re.compile(ID_PATTERN)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

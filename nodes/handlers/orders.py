@@ -22,6 +22,9 @@ from nodes.handlers.common import (
     utc_now,
 )
 from nodes.orders import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_OFFSET,
     RetryIdentity,
     canonical,
     etag,
@@ -32,11 +35,6 @@ from nodes.orders import (
 )
 from nodes.state import STORE
 from nodes.store import UpdateOutcome
-
-DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
-#: Redis takes list indexes as signed 64-bit integers and answers an error past them (a 500, as
-#: found from outside); no list here comes near 2^31 entries, so any larger offset is a 400.
-MAX_OFFSET = 2**31 - 1
 
 
 async def get_user(request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from nodes.handlers.orders import MAX_OFFSET
+from nodes.orders import MAX_OFFSET
 from tests.nodes.helpers import assert_problem, bearer
 
 Client = TestClient[Any, Any]

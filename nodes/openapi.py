@@ -17,6 +17,7 @@ from nodes.orders import (
     MAX_OFFSET,
     MAX_QUANTITY,
     MIN_QUANTITY,
+    NOT_BLANK_PATTERN,
 )
 
 #: ``nodes.handlers.session`` refuses other passwords (400); a test holds the two equal (an
@@ -202,7 +203,12 @@ def _schemas() -> dict[str, Any]:
     string, integer = {"type": "string"}, {"type": "integer"}
     order_input = {
         # At least one character that is not white space: the node refuses a blank item.
-        "item": {"type": "string", "minLength": 1, "maxLength": MAX_ITEM_CHARS, "pattern": "\\S"},
+        "item": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_ITEM_CHARS,
+            "pattern": NOT_BLANK_PATTERN,
+        },
         # An integral number (249.0) is an integer to JSON Schema, and the node takes it.
         "quantity": {"type": "integer", "minimum": MIN_QUANTITY, "maximum": MAX_QUANTITY},
     }

@@ -15,6 +15,11 @@ from typing import Any
 from nodes.errors import BadRequest
 
 MAX_ITEM_CHARS = 200
+#: An item holds a character that is not white space. "White space" is ECMA-262's ``\s``, the
+#: one JSON Schema patterns use, spelled out so that every regex engine reads the OpenAPI
+#: document's pattern alike (Python's ``str.strip`` and ``\s`` differ from it, e.g. on U+0085).
+NOT_BLANK_PATTERN = r"[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+_NOT_BLANK = re.compile(NOT_BLANK_PATTERN)
 #: User and order ids: short and plain, since they become parts of Redis key names.
 ID_PATTERN = "[A-Za-z0-9_.-]{1,64}"
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
@@ -42,7 +47,7 @@ def validate_order(body: object) -> OrderInput:
     for name in sorted(set(body) - _FIELDS):
         errors.append({"field": name, "message": "unknown field"})
     item, quantity = body.get("item"), _integral(body.get("quantity"))
-    if not isinstance(item, str) or not item.strip() or len(item) > MAX_ITEM_CHARS:
+    if not isinstance(item, str) or not _NOT_BLANK.search(item) or len(item) > MAX_ITEM_CHARS:
         errors.append(
             {
                 "field": "item",

@@ -24,7 +24,7 @@ log = logging.getLogger("nodes.seed")
 
 
 def demo_password(user: str) -> str:
-    """DESIGN.md's demo credentials: the name followed by ``-pass``."""
+    """The demo credentials (docs/api.md): the name followed by ``-pass``."""
     return f"{user}-pass"
 
 

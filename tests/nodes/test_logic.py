@@ -89,6 +89,9 @@ def test_valid_order() -> None:
     assert validate_order({"item": "x" * 200, "quantity": 1000}).quantity == 1000
     # an integral float is an integer to JSON Schema (and so to the OpenAPI document)
     assert validate_order({"item": "book", "quantity": 249.0}) == OrderInput("book", 249)
+    # white space is ECMA-262's (the OpenAPI pattern's): U+0085 and U+001C are not white space
+    assert validate_order({"item": "\x85", "quantity": 1}).item == "\x85"
+    assert validate_order({"item": " \x1c ", "quantity": 1}).item == " \x1c "
 
 
 @pytest.mark.parametrize(
@@ -102,6 +105,7 @@ def test_valid_order() -> None:
         {"quantity": 1},
         {"item": "", "quantity": 1},
         {"item": "   ", "quantity": 1},
+        {"item": "\u3000\t\ufeff\u2028", "quantity": 1},
         {"item": "x" * 201, "quantity": 1},
         {"item": 5, "quantity": 1},
         {"item": "book", "quantity": 0},

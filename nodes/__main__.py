@@ -10,7 +10,13 @@ from typing import Any
 
 from nodes.config import ConfigError, NodeConfig
 from nodes.lifecycle import CannotListen, serve
-from nodes.logs import buffer_logs, drain_all, fast_records, keep_draining
+from nodes.logs import (
+    buffer_logs,
+    drain_all,
+    fast_records,
+    keep_draining,
+    quiet_client_protocol_errors,
+)
 from servicekit import jsonlog
 
 
@@ -43,6 +49,7 @@ def main() -> int:
         return 2
     jsonlog.configure("node", config.node_name, config.log_level)
     fast_records()
+    quiet_client_protocol_errors()
     try:
         _run(_serve_with_logs(config))
     except CannotListen as exc:  # one line, like the balancer; the logs are drained already

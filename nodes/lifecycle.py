@@ -30,6 +30,10 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # applies; a node reached directly is still bounded.
 MAX_LINE_BYTES = 32 << 10
 MAX_HEADERS = 8192  # a 16 KiB block of minimal "a:b" lines is about 4000 headers
+# aiohttp decompresses request bodies by default: an undecodable one raised inside the handler's
+# read (a 500) and once more after the answer. The API takes identity bodies only and refuses a
+# coded one before reading it (``nodes.handlers.common.read_json``); nothing is decompressed.
+AUTO_DECOMPRESS = False
 
 
 class CannotListen(Exception):
@@ -43,6 +47,7 @@ async def serve(config: NodeConfig) -> None:
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=config.shutdown_timeout,
         max_line_size=MAX_LINE_BYTES, max_field_size=MAX_LINE_BYTES, max_headers=MAX_HEADERS,
+        auto_decompress=AUTO_DECOMPRESS,
     )  # fmt: skip
     await runner.setup()
     stop, hurry = asyncio.Event(), asyncio.Event()

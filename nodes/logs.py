@@ -11,6 +11,9 @@ Making a record is the other cost (with rendering it, about a fifth of a ``/heal
 request's CPU, profiled with py-spy): ``fast_records()`` turns off what ``logging`` collects for
 every record and no JSON line shows (caller, thread, process); ``servicekit.jsonlog``'s
 formatter keeps its own rendering cheap.
+
+``ClientProtocolErrors`` turns aiohttp's ERROR-with-traceback for a request its parser refused
+into one WARNING line: the client's mistake, not the node's.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import asyncio
 import logging
 import threading
 from typing import TextIO
+
+from aiohttp.http_exceptions import HttpProcessingError
 
 FLUSH_SECONDS = 0.2
 #: A burst beyond this many lines is written at once rather than held in memory.
@@ -58,6 +63,35 @@ def fast_records() -> None:
     record (the logging HOWTO's "Optimization" switches); no JSON line contains them."""
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging._srcfile = None
+
+
+class ClientProtocolErrors(logging.Filter):
+    """Requests aiohttp's HTTP parser refuses (a duplicate ``Host``, a garbage request line, bad
+    chunking) are the client's error, answered 400: logged at WARNING without a traceback.
+
+    aiohttp logs them through ``aiohttp.server`` with ``logger.exception`` (``web_protocol``'s
+    ``handle_error``), an ERROR with the parser's traceback, for every such request. Only
+    records carrying an ``HttpProcessingError`` change; a handler's real error stays an ERROR.
+    The parser's message can quote the offending bytes (a header line, perhaps a token), so
+    only its first line is kept, cut short.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+            record.error = type(exc).__name__
+            record.status = exc.code
+            record.reason = str(exc.message).split("\n", 1)[0].rstrip(":")[:120]
+        return True
+
+
+def quiet_client_protocol_errors() -> None:
+    """Install ``ClientProtocolErrors`` on the ``aiohttp.server`` logger (once)."""
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientProtocolErrors) for f in logger.filters):
+        logger.addFilter(ClientProtocolErrors())
 
 
 def buffer_logs() -> list[BufferedLogStream]:

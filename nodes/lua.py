@@ -6,7 +6,8 @@ Key layout (``Store`` builds the names):
     user:<id>:orders           list of order ids, oldest first
     order:<id>                 hash: id, user, item, quantity, version, created_at, updated_at,
                                last_rid, last_fp (request id and body fingerprint of the last PUT)
-    idem:<user>:<sha>          hash: fp, owner, state (pending|done), status, location, etag, body
+    idem:<user>:<sha>          hash: fp, owner, rid (the owner's request id, '' when none),
+                               state (pending|done), status, location, etag, body
     idem:<user>:<sha>:lease    string: the owner token, with a PX lease
 
 ``<sha>`` is the SHA-256 (hex) of the client's Idempotency-Key: a key may contain ``:``, and
@@ -15,23 +16,29 @@ hashing keeps the names of two different keys apart whatever they contain.
 
 from __future__ import annotations
 
-# KEYS: record, lease. ARGV: fingerprint, owner, lease_ms, ttl_s.
+# KEYS: record, lease. ARGV: fingerprint, owner, lease_ms, ttl_s, request id ('' when none).
 # Mirrors nodes.idempotency.decide; a test runs both over every case.
 RESERVE = """
-local rec = redis.call('HMGET', KEYS[1], 'fp', 'state', 'status', 'location', 'etag', 'body')
+local rec = redis.call('HMGET', KEYS[1], 'fp', 'state', 'status', 'location', 'etag', 'body',
+  'rid')
 if not rec[1] then
-  redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'owner', ARGV[2], 'state', 'pending')
+  redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'owner', ARGV[2], 'state', 'pending',
+    'rid', ARGV[5])
   redis.call('EXPIRE', KEYS[1], ARGV[4])
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
   return {'reserve'}
 end
 if rec[1] ~= ARGV[1] then return {'mismatch'} end
 if rec[2] == 'done' then return {'replay', rec[3], rec[4], rec[5], rec[6]} end
+local decision = 'take_over'
 local left = redis.call('PTTL', KEYS[2])
-if left > 0 then return {'in_progress', tostring(left)} end
-redis.call('HSET', KEYS[1], 'owner', ARGV[2])
+if left > 0 then
+  if ARGV[5] == '' or rec[7] ~= ARGV[5] then return {'in_progress', tostring(left)} end
+  decision = 'retry_take_over'
+end
+redis.call('HSET', KEYS[1], 'owner', ARGV[2], 'rid', ARGV[5])
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-return {'take_over'}
+return {decision}
 """
 
 # KEYS: record, lease, order, user's order list.

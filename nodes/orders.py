@@ -15,6 +15,17 @@ from typing import Any
 from nodes.errors import BadRequest
 
 MAX_ITEM_CHARS = 200
+#: An item holds a character that is not white space. "White space" is ECMA-262's ``\s``, the
+#: one JSON Schema patterns use, spelled out so that every regex engine reads the OpenAPI
+#: document's pattern alike (Python's ``str.strip`` and ``\s`` differ from it, e.g. on U+0085).
+NOT_BLANK_PATTERN = r"[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+_NOT_BLANK = re.compile(NOT_BLANK_PATTERN)
+#: User and order ids: short and plain, since they become parts of Redis key names.
+ID_PATTERN = "[A-Za-z0-9_.-]{1,64}"
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+#: Redis takes list indexes as signed 64-bit integers and answers an error past them (a 500, as
+#: found from outside); no list here comes near 2^31 entries, so any larger offset is a 400.
+MAX_OFFSET = 2**31 - 1
 MIN_QUANTITY, MAX_QUANTITY = 1, 1000
 _FIELDS = frozenset({"item", "quantity"})
 _ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]*)"\s*(?:,|$)')
@@ -35,8 +46,8 @@ def validate_order(body: object) -> OrderInput:
     errors: list[dict[str, str]] = []
     for name in sorted(set(body) - _FIELDS):
         errors.append({"field": name, "message": "unknown field"})
-    item, quantity = body.get("item"), body.get("quantity")
-    if not isinstance(item, str) or not item.strip() or len(item) > MAX_ITEM_CHARS:
+    item, quantity = body.get("item"), _integral(body.get("quantity"))
+    if not isinstance(item, str) or not _NOT_BLANK.search(item) or len(item) > MAX_ITEM_CHARS:
         errors.append(
             {
                 "field": "item",
@@ -55,6 +66,21 @@ def validate_order(body: object) -> OrderInput:
         raise BadRequest("the order is not valid", type_="invalid-body", errors=errors)
     assert isinstance(item, str) and isinstance(quantity, int)
     return OrderInput(item=item, quantity=quantity)
+
+
+def _integral(value: object) -> object:
+    """An integral float (``249.0``, ``1E1``) as that integer: JSON Schema, and so the OpenAPI
+    document, calls it an integer. Anything else is returned as it is (NaN and infinities are
+    refused by the body reader; ``float.is_integer`` is False for them anyway)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def canonical(order: OrderInput) -> dict[str, Any]:
+    """The order as the JSON object its idempotency fingerprint is taken of: ``249.0`` and
+    ``249`` are one order, and the same key with either body replays the first answer."""
+    return {"item": order.item, "quantity": order.quantity}
 
 
 def public_order(stored: Mapping[str, str]) -> dict[str, Any]:

@@ -178,10 +178,12 @@ class Store:
 
     @translated
     async def reserve(
-        self, user: str, key: str, fingerprint: str, owner: str, lease_ms: int, ttl: int
-    ) -> Reservation:
+        self, user: str, key: str, fingerprint: str, owner: str, lease_ms: int, ttl: int,
+        request_id: str = "",
+    ) -> Reservation:  # fmt: skip
+        """RESERVE (``nodes.idempotency``'s table); ``request_id`` is '' when the node made it."""
         reply: list[str] = await self._reserve(
-            keys=idem_keys(user, key), args=[fingerprint, owner, lease_ms, ttl]
+            keys=idem_keys(user, key), args=[fingerprint, owner, lease_ms, ttl, request_id]
         )
         decision = Decision(reply[0])
         if decision is Decision.REPLAY:
@@ -212,6 +214,16 @@ class Store:
         if outcome is CommitOutcome.REPLAY:
             return Commit(outcome, response=_stored(reply[1:]))
         return Commit(outcome)
+
+    @translated
+    async def finished(self, user: str, key: str, fingerprint: str) -> StoredResponse | None:
+        """The stored response under ``key`` once its request is done, if it had
+        ``fingerprint``; else None (still pending, released, or another body)."""
+        fields = ("fp", "state", "status", "location", "etag", "body")
+        fp, state, *parts = await self.redis.hmget(idem_keys(user, key)[0], fields)
+        if fp != fingerprint or state != "done":
+            return None
+        return _stored([str(part) for part in parts])
 
     @translated
     async def release(self, user: str, key: str, owner: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nodes.handlers import orders, probes, session
+from nodes.handlers import creates, orders, probes, session
 
 ROUTES = (
     ("POST", "/auth/login", session.login),
@@ -13,7 +13,7 @@ ROUTES = (
     ("GET", "/whoami", session.whoami),
     ("GET", "/users/{id}", orders.get_user),
     ("GET", "/users/{id}/orders", orders.list_orders),
-    ("POST", "/users/{id}/orders", orders.create_order),
+    ("POST", "/users/{id}/orders", creates.create_order),
     ("GET", "/orders/{id}", orders.get_order),
     ("PUT", "/orders/{id}", orders.update_order),
     ("GET", "/healthz", probes.healthz),

@@ -83,35 +83,52 @@ async def test_racing_puts_with_one_etag_exactly_one_wins(api: Client) -> None:
 
 
 CASES = [
-    # (record fingerprint, state, lease alive)
-    (None, None, False),
-    ("other", "pending", True),
-    ("other", "done", False),
-    ("fp", "done", False),
-    ("fp", "pending", True),
-    ("fp", "pending", False),
+    # (record fingerprint, state, lease alive, record's request id, this request's id)
+    (None, None, False, None, "r1"),
+    ("other", "pending", True, "r1", "r1"),
+    ("other", "done", False, "r1", "r1"),
+    ("fp", "done", False, "r1", "r1"),
+    ("fp", "done", True, "r2", "r1"),
+    ("fp", "pending", True, "r2", "r1"),
+    ("fp", "pending", True, "r1", "r1"),
+    ("fp", "pending", True, "r1", ""),
+    ("fp", "pending", True, "", ""),
+    ("fp", "pending", True, None, "r1"),
+    ("fp", "pending", False, "r1", "r1"),
+    ("fp", "pending", False, "r2", "r1"),
+    ("fp", "pending", False, None, ""),
 ]
 
 
-@pytest.mark.parametrize(("stored_fp", "state", "lease"), CASES)
+@pytest.mark.parametrize(("stored_fp", "state", "lease", "stored_rid", "rid"), CASES)
 async def test_reserve_script_follows_the_decision_table(
-    store: Store, stored_fp: str | None, state: str | None, lease: bool
+    store: Store,
+    stored_fp: str | None,
+    state: str | None,
+    lease: bool,
+    stored_rid: str | None,
+    rid: str,
 ) -> None:
     rec, lease_key = idem_keys("alice", "k")
     if stored_fp is not None:
         await store.redis.hset(rec, mapping={"fp": stored_fp, "owner": "old", "state": str(state)})
+        if stored_rid is not None:
+            await store.redis.hset(rec, "rid", stored_rid)
         if state == "done":
             await store.redis.hset(
                 rec, mapping={"status": 201, "location": "/orders/1", "etag": '"v1"', "body": "{}"}
             )
     if lease:
         await store.redis.set(lease_key, "old", px=10_000)
-    reservation = await store.reserve("alice", "k", "fp", "new", 5_000, 60)
-    assert reservation.outcome is decide(stored_fp, state, lease, "fp")
-    owner = await store.redis.hget(rec, "owner")
-    assert owner == (
-        "new" if reservation.outcome in {Decision.RESERVE, Decision.TAKE_OVER} else "old"
-    )
+    reservation = await store.reserve("alice", "k", "fp", "new", 5_000, 60, rid)
+    expected = decide(stored_fp, state, lease, "fp", stored_rid, rid)
+    assert reservation.outcome is expected
+    owns = {Decision.RESERVE, Decision.TAKE_OVER, Decision.RETRY_TAKE_OVER}
+    assert await store.redis.hget(rec, "owner") == ("new" if expected in owns else "old")
+    if expected in owns:  # the new owner's lease and request id
+        assert await store.redis.get(lease_key) == "new"
+        assert await store.redis.hget(rec, "rid") == rid
+        assert 0 < await store.redis.pttl(lease_key) <= 5_000
 
 
 async def test_a_paused_owner_resuming_after_takeover_creates_nothing(store: Store) -> None:

@@ -24,21 +24,34 @@ from nodes.orders import (
 
 
 @pytest.mark.parametrize(
-    ("stored_fp", "state", "lease_alive", "expected"),
+    ("stored_fp", "state", "lease_alive", "stored_rid", "rid", "expected"),
     [
-        (None, None, False, Decision.RESERVE),
-        ("other", "pending", True, Decision.MISMATCH),
-        ("other", "done", False, Decision.MISMATCH),
-        ("fp", "done", False, Decision.REPLAY),
-        ("fp", "done", True, Decision.REPLAY),
-        ("fp", "pending", True, Decision.IN_PROGRESS),
-        ("fp", "pending", False, Decision.TAKE_OVER),
+        (None, None, False, None, "r1", Decision.RESERVE),
+        ("other", "pending", True, "r1", "r1", Decision.MISMATCH),
+        ("other", "done", False, "r1", "r1", Decision.MISMATCH),
+        ("fp", "done", False, "r1", "r1", Decision.REPLAY),
+        ("fp", "done", True, "r2", "r1", Decision.REPLAY),
+        # the client's own concurrent duplicate (another request id, or none): it waits
+        ("fp", "pending", True, "r2", "r1", Decision.IN_PROGRESS),
+        ("fp", "pending", True, "r1", "", Decision.IN_PROGRESS),
+        ("fp", "pending", True, "", "", Decision.IN_PROGRESS),
+        ("fp", "pending", True, None, "r1", Decision.IN_PROGRESS),  # a record from before rids
+        # the balancer's retry of the very request whose earlier try holds the key
+        ("fp", "pending", True, "r1", "r1", Decision.RETRY_TAKE_OVER),
+        ("fp", "pending", False, "r1", "r1", Decision.TAKE_OVER),
+        ("fp", "pending", False, "r2", "r1", Decision.TAKE_OVER),
+        ("fp", "pending", False, None, "", Decision.TAKE_OVER),
     ],
 )
 def test_reservation_decision_table(
-    stored_fp: str | None, state: str | None, lease_alive: bool, expected: Decision
+    stored_fp: str | None,
+    state: str | None,
+    lease_alive: bool,
+    stored_rid: str | None,
+    rid: str,
+    expected: Decision,
 ) -> None:
-    assert decide(stored_fp, state, lease_alive, "fp") is expected
+    assert decide(stored_fp, state, lease_alive, "fp", stored_rid, rid) is expected
 
 
 def test_fingerprint_ignores_key_order_and_whitespace_but_not_values() -> None:
@@ -56,7 +69,9 @@ def test_idempotency_key_is_parsed(header: str, key: str) -> None:
     assert parse_key(header) == key
 
 
-@pytest.mark.parametrize("header", [None, "", "  ", "a b", "x" * 256, "é", '""'])
+@pytest.mark.parametrize(
+    "header", [None, "", "  ", "a b", "x" * 256, '"' + "x" * 254 + '"', "é", '""']
+)
 def test_bad_idempotency_keys_are_400(header: str | None) -> None:
     with pytest.raises(BadRequest):
         parse_key(header)
@@ -72,6 +87,11 @@ def test_retry_after_rounds_up_and_is_at_least_one_second() -> None:
 def test_valid_order() -> None:
     assert validate_order({"item": "book", "quantity": 3}) == OrderInput("book", 3)
     assert validate_order({"item": "x" * 200, "quantity": 1000}).quantity == 1000
+    # an integral float is an integer to JSON Schema (and so to the OpenAPI document)
+    assert validate_order({"item": "book", "quantity": 249.0}) == OrderInput("book", 249)
+    # white space is ECMA-262's (the OpenAPI pattern's): U+0085 and U+001C are not white space
+    assert validate_order({"item": "\x85", "quantity": 1}).item == "\x85"
+    assert validate_order({"item": " \x1c ", "quantity": 1}).item == " \x1c "
 
 
 @pytest.mark.parametrize(
@@ -85,12 +105,16 @@ def test_valid_order() -> None:
         {"quantity": 1},
         {"item": "", "quantity": 1},
         {"item": "   ", "quantity": 1},
+        {"item": "\u3000\t\ufeff\u2028", "quantity": 1},
         {"item": "x" * 201, "quantity": 1},
         {"item": 5, "quantity": 1},
         {"item": "book", "quantity": 0},
         {"item": "book", "quantity": 1001},
         {"item": "book", "quantity": True},
-        {"item": "book", "quantity": 1.0},
+        {"item": "book", "quantity": 1.5},
+        {"item": "book", "quantity": 1e20},
+        {"item": "book", "quantity": float("inf")},
+        {"item": "book", "quantity": float("nan")},
         {"item": "book", "quantity": "1"},
         {"item": "book", "quantity": 1, "price": 3},
     ],

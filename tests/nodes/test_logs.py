@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
 
 import pytest
+from aiohttp.http_exceptions import BadHttpMessage
 
 from nodes import logs
-from nodes.logs import buffer_logs, drain_all, fast_records
+from nodes.logs import ClientProtocolErrors, buffer_logs, drain_all, fast_records
 from servicekit.jsonlog import JsonFormatter
 
 
@@ -77,3 +79,24 @@ def test_fast_records_only_turns_off_lookups_no_line_shows() -> None:
     logging.getLogger("nodes.access").warning("request", extra={"request_id": "r9"})
     entry = json.loads(sink.getvalue())
     assert (entry["request_id"], entry["instance"], entry["level"]) == ("r9", "n1", "warning")
+
+
+def test_only_parser_errors_become_warnings_without_a_traceback() -> None:
+    def record(exc: BaseException) -> logging.LogRecord:
+        try:
+            raise exc
+        except BaseException:
+            return logging.getLogger("aiohttp.server").makeRecord(
+                "aiohttp.server", logging.ERROR, __file__, 1, "Error handling request from %s",
+                ("127.0.0.1",), sys.exc_info(),
+            )  # fmt: skip
+
+    parser = record(BadHttpMessage("Invalid header value char:\n\n  b'Authorization: x\\x01'"))
+    assert ClientProtocolErrors().filter(parser)
+    assert (parser.levelno, parser.levelname, parser.exc_info) == (logging.WARNING, "WARNING", None)
+    assert vars(parser)["reason"] == "Invalid header value char" and "x\\x01" not in str(
+        vars(parser)
+    )
+    handler_bug = record(ValueError("a bug in a handler"))
+    assert ClientProtocolErrors().filter(handler_bug)
+    assert handler_bug.levelno == logging.ERROR and handler_bug.exc_info is not None

@@ -10,6 +10,11 @@ from aiohttp.test_utils import TestClient
 
 from nodes.app import create_app
 from nodes.config import NodeConfig
+from nodes.errors import BadRequest
+from nodes.handlers.common import valid_id
+from nodes.handlers.session import MAX_PASSWORD_CHARS
+from nodes.idempotency import parse_key
+from nodes.orders import MAX_LIMIT, MAX_OFFSET
 
 Client = TestClient[Any, Any]
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
@@ -56,3 +61,55 @@ async def test_every_operation_is_complete(api: Client) -> None:
 async def test_logout_says_mode_none_cannot_take_a_token_back(api: Client) -> None:
     doc = await (await api.get("/openapi.json")).json()
     assert "cannot take the token back" in doc["paths"]["/auth/logout"]["post"]["description"]
+
+
+def _schema_accepts(schema: dict[str, Any], value: str) -> bool:
+    """The string keywords this document uses (type string, length, pattern) applied."""
+    pattern = schema.get("pattern")
+    return schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", len(value)) and (
+        pattern is None or re.search(pattern, value) is not None
+    )
+
+
+def _parameter(doc: dict[str, Any], path: str, method: str, name: str) -> dict[str, Any]:
+    params = doc["paths"][path][method]["parameters"]
+    return next(p for p in params if p["name"] == name)
+
+
+SAMPLE_IDS = ["alice", "a" * 64, "a" * 65, "", "a.b-c_D9", "a:b", "a b", "é", "..", "a/b", "%"]
+SAMPLE_KEYS = ["k", "x" * 255, "x" * 256, '"abc"', '""', '"' + "x" * 254 + '"', "a b", "é", '"']
+
+
+async def test_the_document_states_the_limits_the_node_enforces(api: Client) -> None:
+    doc = await (await api.get("/openapi.json")).json()
+    for path, method in [("/users/{id}", "get"), ("/orders/{id}", "put")]:
+        id_schema = _parameter(doc, path, method, "id")["schema"]
+        for value in SAMPLE_IDS:
+            assert _schema_accepts(id_schema, value) is valid_id(value), value
+    key_schema = _parameter(doc, "/users/{id}/orders", "post", "Idempotency-Key")["schema"]
+    for value in SAMPLE_KEYS:
+        try:
+            parse_key(value)
+            accepted = True
+        except BadRequest:
+            accepted = False
+        assert _schema_accepts(key_schema, value) is accepted, value
+    credentials = doc["components"]["schemas"]["Credentials"]["properties"]
+    assert credentials["password"]["minLength"] == 1
+    assert credentials["password"]["maxLength"] == MAX_PASSWORD_CHARS
+    page = {p["name"]: p["schema"] for p in doc["paths"]["/users/{id}/orders"]["get"]["parameters"]}
+    assert (page["offset"]["minimum"], page["offset"]["maximum"]) == (0, MAX_OFFSET)
+    assert (page["limit"]["minimum"], page["limit"]["maximum"]) == (1, MAX_LIMIT)
+    for method in ("get", "post"):
+        assert "404" in doc["paths"]["/users/{id}/orders"][method]["responses"]
+
+
+async def test_operation_ids_are_unique_and_links_name_them(api: Client) -> None:
+    doc = await (await api.get("/openapi.json")).json()
+    ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids)) == len(served_routes(api.app))
+    for item in doc["paths"].values():
+        for op in item.values():
+            for answer in op["responses"].values():
+                for link in answer.get("links", {}).values():
+                    assert link["operationId"] in ids

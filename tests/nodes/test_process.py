@@ -200,3 +200,48 @@ def test_a_port_in_use_is_one_line_naming_the_address_and_exit_1(redis_url: str)
     errors = [line for line in done.stderr.splitlines() if not line.startswith("{")]
     assert errors == [errors[0]] and errors[0].startswith("error: cannot listen on ")
     assert f"127.0.0.1:{port}" in errors[0]
+
+
+RAW_REJECTED = [
+    b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",  # duplicate Host (RFC 9112 3.2)
+    b"GET /healthz HTTP/9.9\r\nHost: a\r\n\r\n",  # a garbage request line
+    b"POST /auth/login HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"POST /auth/login HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+]
+
+
+async def raw_exchange(port: int, data: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(65536), timeout=10)
+    finally:
+        writer.close()
+
+
+async def test_requests_the_http_parser_rejects_are_warnings_without_a_traceback(
+    node: Node, http: aiohttp.ClientSession
+) -> None:
+    # aiohttp logged each of these at ERROR with a traceback (web_protocol.handle_error via the
+    # aiohttp.server logger): a client's malformed request is not a node error.
+    await wait_until_serving(http, node)
+    for data in RAW_REJECTED:
+        answer = await raw_exchange(node.port, data)
+        assert answer.startswith((b"HTTP/1.0 400", b"HTTP/1.1 400")), answer
+    coded = await raw_exchange(
+        node.port,
+        b"POST /auth/login HTTP/1.1\r\nHost: a\r\nContent-Encoding: br\r\n"
+        b"Content-Length: 7\r\n\r\ngarbage",
+    )
+    assert coded.startswith(b"HTTP/1.1 400") and b"unsupported-content-encoding" in coded
+    await asyncio.sleep(1.0)  # the node writes its buffered log lines every 0.2 s
+    lines = [json.loads(line) for line in node.log.read_text().splitlines()]
+    parser = [e for e in lines if e["logger"] == "aiohttp.server"]
+    assert len(parser) == len(RAW_REJECTED), parser
+    for entry in parser:
+        assert entry["level"] == "warning" and "exc" not in entry, entry
+        assert entry["error"] in {"BadHttpMessage", "BadStatusLine", "TransferEncodingError"}
+    assert "Duplicate 'Host' header" in parser[0]["reason"]
+    assert not [e for e in lines if e["level"] in {"error", "critical"}]

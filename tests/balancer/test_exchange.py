@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from balancer import admin
 from tests.balancer.playbook import (
     BackendClosed,
     BackendCloses,
@@ -481,3 +482,27 @@ def test_pipelined_requests_are_answered_in_order() -> None:
     pb >> BackendSends("a", OK) << ToClient(OK_TO_CLIENT) << Dial("b")
     pb >> Connected("b") << ToBackend("b", Starts(b"GET /y HTTP/1.1\r\n"))
     pb.done()
+
+
+def test_the_new_cases_are_counted_in_the_metrics() -> None:
+    pb = Playbook("a", "b")
+    pb >> ClientSends(request("POST", body=b"{}")) << Dial("a")
+    pb >> Connected("a") << to("a", "POST")
+    pb >> BackendSends("a", shed("node-a")) << BackendClosed("a") << Dial("b")
+    pb >> Connected("b") << to("b", "POST")
+    pb >> Wait(3.0)  # waited on
+    pb >> BackendSends("b", CREATED) << ToClient(Starts(b"HTTP/1.1 201 "))
+    pb.done()
+    status, _, body, _ = admin.handle(pb.proxy, "GET", b"/_lb/metrics")
+    metrics = body.decode()
+    assert status == 200
+    for line in (
+        "balancer_waits_total 1.0",
+        "balancer_wait_expired_total 0.0",
+        "balancer_wait_taken_out_total 0.0",
+        "balancer_shed_retries_total 1.0",
+        "balancer_shed_relayed_total 0.0",
+        'balancer_backend_shed_total{backend="a:80",url="http://a:80"} 1.0',
+        'balancer_backend_outlier_ejections_total{backend="a:80",url="http://a:80"} 0.0',
+    ):
+        assert line in metrics, line

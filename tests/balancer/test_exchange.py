@@ -95,6 +95,15 @@ def test_a_connect_failure_is_retried_on_another_backend(method: str, timed_out:
     assert pb.backend("a").state.value == "down"
 
 
+def test_a_connect_failure_ejects_at_once_whatever_the_streak_threshold() -> None:
+    """Nothing listens there (a killed node): not a matter of consecutive failures."""
+    pb = Playbook("a", "b", eject_consecutive=1000)
+    pb >> ClientSends(GET) << Dial("a")
+    pb >> Refused("a") << Ejected("a") << Dial("b")
+    pb.done()
+    assert pb.backend("a").counts.outlier_ejections == 0
+
+
 @pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
 @pytest.mark.parametrize("status", [502, 503])
 def test_a_502_or_503_is_retried_elsewhere_for_idempotent_methods(method: str, status: int) -> None:

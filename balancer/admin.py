@@ -89,6 +89,12 @@ def _backend_families(proxy: Proxy) -> Iterator[Metric]:
     requests = CounterMetricFamily("balancer_backend_requests", "attempts sent", labels=labels)
     failures = CounterMetricFamily("balancer_backend_failures", "failed attempts", labels=labels)
     ejections = CounterMetricFamily("balancer_backend_ejections", "ejections", labels=labels)
+    outliers = CounterMetricFamily(
+        "balancer_backend_outlier_ejections", "ejections by failed tries in a row", labels=labels
+    )
+    shed = CounterMetricFamily(
+        "balancer_backend_shed", "503 + X-Not-Processed answers (load shed)", labels=labels
+    )
     for b in proxy.pool.backends:
         key = [b.name, b.url]
         up.add_metric(key, 1.0 if b.state is State.UP else 0.0)
@@ -99,7 +105,9 @@ def _backend_families(proxy: Proxy) -> Iterator[Metric]:
         requests.add_metric(key, counts.requests)
         failures.add_metric(key, counts.failures)
         ejections.add_metric(key, counts.ejections)
-    yield from (up, state, in_flight, requests, failures, ejections)
+        outliers.add_metric(key, counts.outlier_ejections)
+        shed.add_metric(key, counts.shed)
+    yield from (up, state, in_flight, requests, failures, ejections, outliers, shed)
 
 
 def _process_families(counters: Counters) -> Iterator[Metric]:
@@ -119,8 +127,21 @@ def _process_families(counters: Counters) -> Iterator[Metric]:
     yield CounterMetricFamily(
         "balancer_responses_aborted", "responses cut mid-body", counters.aborted
     )
+    yield from _overload_families(counters)
     yield GaugeMetricFamily("balancer_active_requests", "requests in flight", counters.active)
     yield _histogram(counters.latency_buckets, counters.latency_sum)
+
+
+def _overload_families(counters: Counters) -> Iterator[Metric]:
+    """Slow is not failed (waits past the per-try timeout), and load shed by the nodes."""
+    for name, help_text, value in (
+        ("balancer_waits", "tries past the per-try timeout waited on", counters.waits),
+        ("balancer_wait_expired", "waits that hit BALANCER_REQUEST_TIMEOUT", counters.wait_expired),
+        ("balancer_wait_taken_out", "waits ended by health (backend out)", counters.wait_taken_out),
+        ("balancer_shed_retries", "shed answers retried on another backend", counters.shed_retries),
+        ("balancer_shed_relayed", "shed answers passed to the client", counters.shed_relayed),
+    ):
+        yield CounterMetricFamily(name, help_text, value)
 
 
 def _histogram(counts: list[int], total: float) -> HistogramMetricFamily:

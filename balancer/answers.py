@@ -55,3 +55,19 @@ def timeout_detail(head: bool, timeout: float) -> str:
             f"the request head did not arrive within BALANCER_CLIENT_HEADER_TIMEOUT={timeout:g} s"
         )
     return f"the request body stalled for BALANCER_CLIENT_IDLE_TIMEOUT={timeout:g} s"
+
+
+def explain_value(notes: list[str]) -> bytes:
+    """The ``X-LB-Explain`` header value: the notes of the tries, in order."""
+    return "; ".join(notes).encode("latin-1", "replace")
+
+
+def give_up_headers(status: int, notes: list[str] | None) -> list[tuple[bytes, bytes]]:
+    """The extra headers of a give-up answer: ``Retry-After`` on a 503 (the balancer's own: a
+    node's shed 503 is relayed with the node's), ``X-LB-Explain`` when ``notes`` are asked for."""
+    extra: list[tuple[bytes, bytes]] = []
+    if status == 503:
+        extra.append((b"Retry-After", b"1"))
+    if notes is not None:
+        extra.append((b"X-LB-Explain", explain_value(notes)))
+    return extra

@@ -54,7 +54,7 @@ class Balancer:
         config = self.config
         loop = asyncio.get_running_loop()
         dialer = Dialer(loop, config.connect_timeout, config.try_timeout)
-        pool = Pool(config.backends, config.rise, config.fall)
+        pool = Pool(config.backends, config.rise, config.fall, config.eject_consecutive)
         proxy = self._proxy = Proxy(config, pool, loop, dialer.dial)
         wake = asyncio.Event()
         if config.discover is not None:

@@ -78,6 +78,19 @@ class BalancerConfig:
     try_timeout: float = setting(
         "BALANCER_TRY_TIMEOUT", number(0.001), 3.0, help="per-try wait for the response (s)"
     )
+    request_timeout: float = setting(
+        "BALANCER_REQUEST_TIMEOUT",
+        number(0.001),
+        30.0,
+        help="seconds a request may wait for its response head before a 504; a try past "
+        "`BALANCER_TRY_TIMEOUT` that may not be retried elsewhere is waited on until then",
+    )
+    eject_consecutive: int = setting(
+        "BALANCER_EJECT_CONSECUTIVE",
+        integer(1, 1000),
+        3,
+        help="failed tries in a row (timeouts, resets; no answer between) that eject a backend",
+    )
     max_tries: int = setting(
         "BALANCER_MAX_TRIES", integer(1, 20), 3, help="attempts per request, the first included"
     )
@@ -127,4 +140,10 @@ class BalancerConfig:
             raise SettingError("BALANCER_BACKENDS", "required (or BALANCER_DISCOVER), not set")
         if config.backends and config.discover is not None:
             raise SettingError("BALANCER_DISCOVER", "BALANCER_BACKENDS is set too; set only one")
+        if config.request_timeout < config.try_timeout:
+            raise SettingError(
+                "BALANCER_REQUEST_TIMEOUT",
+                f"must be at least BALANCER_TRY_TIMEOUT ({config.try_timeout:g} s), "
+                f"got {config.request_timeout:g}",
+            )
         return config

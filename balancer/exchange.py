@@ -6,67 +6,42 @@ backend connection an ``Upstream`` that reports back to it as ``UpstreamEvents``
 connection is asked of ``Proxy.dial``, which answers as ``Connecting``. Each attempt picks a
 backend (``Pool.pick``), sends the buffered request on a pooled keep-alive connection (or a new
 one), and waits for the response under the per-try deadline. A failure feeds passive health
-(``Pool.eject``) and the pure retry decision (``retry.decide``); a response is streamed to the
-client chunk by chunk as it arrives, and from the first byte on nothing is retried.
+(``Pool.try_failed``) and the pure retry decision (``retry.decide``); a response is relayed to
+the client as it arrives (``relay.Relay``, the base class), and from its first byte on nothing
+is retried.
+
+Slow is not failed: a try past its per-try timeout that may not be sent elsewhere is *waited
+on* while its backend stays up, until the request deadline (``BALANCER_REQUEST_TIMEOUT``),
+its health looked at again every probe interval (``retry.on_timer``). A node's shed answer
+(503 + ``X-Not-Processed: true``) is retried elsewhere whatever the method.
 """
 
 from __future__ import annotations
 
-import logging
-
+from balancer import trail
+from balancer.answers import give_up_headers
 from balancer.context import Proxy
-from balancer.headers import filter_response, response_head
+from balancer.health import State
 from balancer.pool import Backend
+from balancer.relay import Relay
 from balancer.request import Request
-from balancer.retry import EJECTING, Decision, Outcome, Reason, decide, give_up
+from balancer.retry import PASSIVE, Decision, Outcome, Reason, decide, give_up, is_shed, on_timer
 from balancer.seams import ClientSide, Headers, Upstream
 
-log = logging.getLogger("balancer.exchange")
-
-_BODYLESS_STATUS = frozenset({204, 304})
 _RETRY_STATUS = {502: Outcome.STATUS_502, 503: Outcome.STATUS_503}
+_WAITING = Decision(False, Reason.RETRY, wait=True)  # the timer of a try waited on: wait on
 
 
-class Exchange:
+class Exchange(Relay):
     """One request: its attempts and streamed response (``UpstreamEvents``, ``Connecting``)."""
 
-    __slots__ = (
-        "backend",
-        "chunked",
-        "client",
-        "close",
-        "conn",
-        "deadline",
-        "explain",
-        "notes",
-        "out",
-        "payload",
-        "proxy",
-        "request",
-        "started",
-        "status",
-        "tried",
-        "until_close",
-    )
+    __slots__ = ("payload", "waiting")
 
     def __init__(self, proxy: Proxy, client: ClientSide, request: Request) -> None:
-        self.proxy = proxy
-        self.client = client
-        self.request = request
+        Relay.__init__(self, proxy, client, request)  # not super(): no proxy object per request
         # Without the client's Host, each attempt names its own backend (see connected).
         self.payload = request.payload() if request.forward.has_host else b""
-        self.tried: list[Backend] = []
-        self.backend: Backend | None = None
-        self.conn: Upstream | None = None
-        self.started = False  # a byte of the response went to the client
-        self.chunked = False
-        self.until_close = False
-        self.close = False  # the response head said Connection: close
-        self.status = 0
-        self.deadline = 0.0  # loop time by which the next response byte is due
-        self.out: list[bytes] = []
-        self.explain = request.forward.explain
-        self.notes: list[str] = []  # one line per attempt that did not simply succeed
+        self.waiting = False  # the try is past its per-try timeout, waited on (see on_timeout)
 
     def start(self) -> None:
         proxy = self.proxy
@@ -110,31 +85,33 @@ class Exchange:
 
     def _decide(self, outcome: Outcome) -> Decision:
         proxy = self.proxy
-        config = proxy.config
+        backend = self.backend
         decision = decide(
             method=self.request.method,
             outcome=outcome,
             has_idempotency_key=self.request.forward.idempotency_key,
             attempt=len(self.tried),
-            max_tries=config.max_tries,
+            max_tries=proxy.config.max_tries,
             response_started=self.started,
             budget_left=proxy.budget_left(),
             other_backend=proxy.pool.has_other(self.tried),
+            backend_up=backend is not None and backend.health.state is not State.DOWN,
         )
         if decision.reason is Reason.BUDGET_EXHAUSTED:
             proxy.counters.budget_denied += 1
         return decision
 
-    def _failed(self, outcome: Outcome) -> None:
+    def _failed(self, outcome: Outcome, decision: Decision | None = None) -> None:
         """The attempt failed before any byte went to the client."""
         backend = self.backend
         assert backend is not None
         backend.counts.in_flight -= 1
-        if outcome in EJECTING:
-            self.proxy.pool.eject(backend, outcome, self.request.forward.request_id.decode())
+        if outcome in PASSIVE:
+            self.proxy.pool.try_failed(backend, outcome, self.request.forward.request_id.decode())
         else:
             backend.counts.failures += 1
-        decision = self._decide(outcome)
+        if decision is None:
+            decision = self._decide(outcome)
         self._note(backend, outcome, decision)
         if decision.retry:
             self._retry()
@@ -142,33 +119,10 @@ class Exchange:
             self._give_up(outcome)
 
     def _retry(self) -> None:
+        self.waiting = False
         self.proxy.counters.retries += 1
         self.proxy.retry_budget.withdraw(self.proxy.loop.time())
         self._attempt()
-
-    # -- events from the upstream connection (seams.UpstreamEvents) --------------------------
-    def on_head(self, status: int, headers: Headers) -> None:
-        backend = self.backend
-        assert backend is not None
-        outcome = _RETRY_STATUS.get(status)
-        if outcome is not None:
-            backend.counts.failures += 1
-            decision = self._decide(outcome)
-            self._note(backend, outcome, decision)
-            if decision.retry:
-                self._abandon()
-                self._retry()
-                return
-        elif self.explain:
-            self.notes.append(f"try={len(self.tried)} backend={backend.name} outcome={status}")
-        self.status = status
-        self.started = True
-        self.deadline = self.proxy.loop.time() + self.proxy.try_timeout
-        self.out.append(self._head(status, headers))
-        if self.request.method == "HEAD":  # no body follows, whatever the headers say
-            assert self.conn is not None
-            self.conn.detach()
-            self.on_complete(False)
 
     def _abandon(self) -> None:
         """Stop listening to the current connection (and close it): the attempt is over."""
@@ -176,47 +130,41 @@ class Exchange:
         self.conn.detach()
         self.backend.counts.in_flight -= 1
 
-    def _head(self, status: int, headers: Headers) -> bytes:
-        up = filter_response(headers)
+    # -- events from the upstream connection (seams.UpstreamEvents) --------------------------
+    def on_head(self, status: int, headers: Headers) -> None:
         backend = self.backend
-        if up.served_by is not None and backend is not None and up.served_by != backend.served_by:
-            backend.learn_name(up.served_by)
-        request = self.request
-        head, self.chunked, self.until_close, self.close = response_head(
-            status,
-            up,
-            request_id=request.forward.request_id,
-            explain="; ".join(self.notes).encode("latin-1", "replace") if self.explain else None,
-            bodyless=request.method == "HEAD" or status in _BODYLESS_STATUS,
-            http11=request.http11,
-            close=self.client.close_after or self.proxy.closing,
-        )
-        return head
+        assert backend is not None
+        health = backend.health
+        if health.streak:  # an answer, however slow and whatever its status: alive
+            health.request_ok()
+        outcome = _RETRY_STATUS.get(status)
+        if outcome is not None:
+            if self._retried(outcome, headers, backend):
+                return
+        elif self.explain:
+            self.notes.append(f"try={len(self.tried)} backend={backend.name} outcome={status}")
+        self.begin(status, headers)
 
-    def on_body(self, body: bytes) -> None:
-        if self.chunked:
-            self.out += (b"%x\r\n" % len(body), body, b"\r\n")
+    def _retried(self, outcome: Outcome, headers: Headers, backend: Backend) -> bool:
+        """A 502 or 503 head: retried elsewhere (True), or to be relayed to the client."""
+        counters = self.proxy.counters
+        shed = outcome is Outcome.STATUS_503 and is_shed(headers)
+        if shed:  # alive and protecting itself, nothing processed: not a failure
+            outcome = Outcome.SHED
+            backend.counts.shed += 1
         else:
-            self.out.append(body)
-
-    def flush(self) -> None:
-        if self.out:
-            self.client.write(b"".join(self.out))
-            self.out.clear()
-            self.deadline = self.proxy.loop.time() + self.proxy.try_timeout
-
-    def on_complete(self, keep_alive: bool) -> None:
-        if self.chunked:
-            self.out.append(b"0\r\n\r\n")
-        self.flush()
-        backend, conn = self.backend, self.conn
-        assert backend is not None and conn is not None
-        backend.counts.in_flight -= 1
-        if keep_alive:
-            backend.give_back(conn)
-        else:
-            conn.close()
-        self._finish(self.status)
+            backend.counts.failures += 1
+        decision = self._decide(outcome)
+        self._note(backend, outcome, decision)
+        if not decision.retry:
+            if shed:
+                counters.shed_relayed += 1
+            return False
+        if shed:
+            counters.shed_retries += 1
+        self._abandon()
+        self._retry()
+        return True
 
     def on_lost(self) -> None:
         if not self.started:
@@ -233,90 +181,50 @@ class Exchange:
             self._failed(Outcome.BAD_RESPONSE)
 
     def on_timeout(self) -> None:
-        """The per-try deadline passed (the connection has detached itself)."""
+        """The deadline passed: end the try (detaching its connection), or wait on it."""
+        conn, backend, proxy = self.conn, self.backend, self.proxy
+        assert conn is not None and backend is not None
         if self.started:
+            conn.detach()
             self._truncated(Outcome.TIMEOUT)
-        else:
-            self._failed(Outcome.TIMEOUT)
-
-    # -- from the client connection ----------------------------------------------------------
-    def pause_upstream(self) -> None:
-        """The client reads slower than the backend sends: stop reading the backend."""
-        if self.conn is not None:
-            self.conn.pause()
-
-    def resume_upstream(self) -> None:
-        if self.conn is not None:
-            self.conn.resume()
-
-    def client_gone(self) -> None:
-        """The client left mid-response: stop reading the backend, which did nothing wrong."""
-        if self.conn is not None:
-            self.conn.detach()
-        assert self.backend is not None
-        self.backend.counts.in_flight -= 1
-        self._finish(499)  # nginx's "client closed request"
+            return
+        now = proxy.loop.time()
+        expires = self.request.started + proxy.config.request_timeout
+        outcome = on_timer(
+            waiting=self.waiting,
+            deadline_passed=now >= expires,
+            backend_down=backend.health.state is State.DOWN,
+        )
+        decision = _WAITING if outcome is None else self._decide(outcome)
+        if decision.wait:  # look again at the next probe interval, or at the deadline
+            self.deadline = min(now + proxy.config.health_interval, expires)
+            if outcome is not None:  # the per-try timeout: waiting begins
+                self.waiting = True
+                proxy.counters.waits += 1
+                self._note(backend, outcome, decision)
+            return
+        assert outcome is not None
+        if self.waiting:
+            proxy.counters.wait_ended(outcome is Outcome.DEADLINE)
+        conn.detach()
+        self._failed(outcome, decision)
 
     # -- endings -----------------------------------------------------------------------------
-    def _truncated(self, outcome: Outcome) -> None:
-        """The backend failed mid-response: the client connection is cut (nothing can be redone)."""
-        backend = self.backend
-        assert backend is not None
-        backend.counts.in_flight -= 1
-        self.proxy.pool.eject(backend, outcome, self.request.forward.request_id.decode())
-        self.proxy.counters.aborted += 1
-        self.flush()
-        self.client.abort()
-        self._finish(self.status)
-
     def _give_up(self, outcome: Outcome | None) -> None:
         status, detail = give_up(outcome)
-        extra: Headers = []
-        if status == 503:
-            extra.append((b"Retry-After", b"1"))
         if outcome is None and not self.tried:
             self.notes.append("no backend to try")
-        if self.explain:
-            extra.append((b"X-LB-Explain", "; ".join(self.notes).encode("latin-1", "replace")))
         request = self.request
         self.client.respond_problem(
             status,
             detail,
             request.forward.request_id,
-            extra,
+            give_up_headers(status, self.notes if self.explain else None),
             head_only=request.method == "HEAD",
             tries=len(self.tried),
         )
         self.proxy.counters.answered_locally(status)
         self._finish(status)
 
-    def _finish(self, status: int) -> None:
-        proxy = self.proxy
-        proxy.counters.active -= 1
-        request = self.request
-        elapsed = proxy.loop.time() - request.started
-        proxy.counters.observe(status, elapsed)
-        if self.notes or log.isEnabledFor(logging.DEBUG):
-            self._log(status, elapsed)
-        self.client.exchange_done(self.close)
-
-    def _log(self, status: int, elapsed: float) -> None:
-        request = self.request
-        log.log(
-            logging.INFO if self.notes else logging.DEBUG,
-            "request",
-            extra={
-                "request_id": request.forward.request_id.decode(),
-                "method": request.method,
-                "path": request.target.decode("latin-1")[:200],
-                "status": status,
-                "attempts": self.notes or [b.name for b in self.tried],
-                "duration_ms": round(elapsed * 1000, 2),
-            },
-        )
-
     def _note(self, backend: Backend, outcome: Outcome, decision: Decision) -> None:
-        then = "retry" if decision.retry else f"stop({decision.reason})"
-        self.notes.append(
-            f"try={len(self.tried)} backend={backend.name} outcome={outcome} then={then}"
-        )
+        self.notes.append(trail.note(len(self.tried), backend.name, outcome, decision))

@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable
 from balancer.counters import BackendCounters
 from balancer.health import Health, State
 from balancer.pick import least_recently_failed, round_robin
+from balancer.retry import EJECT_AT_ONCE, Outcome
 from balancer.seams import Upstream
 
 log = logging.getLogger("balancer.pool")
@@ -41,7 +42,7 @@ class Backend:
         "url",
     )
 
-    def __init__(self, url: str, rise: int, fall: int) -> None:
+    def __init__(self, url: str, rise: int, fall: int, eject_after: int = 3) -> None:
         self.url = url
         hostport = url.removeprefix("http://")
         host, _, port = hostport.rpartition(":")
@@ -49,7 +50,7 @@ class Backend:
         self.authority = hostport.encode()  # Host header for clients that sent none
         self.name = hostport  # replaced by the node's name from X-Served-By
         self.served_by = b""  # the raw header last learnt from
-        self.health = Health(rise=rise, fall=fall)
+        self.health = Health(rise=rise, fall=fall, eject_after=eject_after)
         self.counts = BackendCounters()
         self.retired = False
         self.idle: list[Upstream] = []
@@ -93,9 +94,9 @@ class Backend:
 class Pool:
     """The backend list and the round-robin cursor."""
 
-    def __init__(self, urls: Iterable[str], rise: int, fall: int) -> None:
-        self.rise, self.fall = rise, fall
-        self.backends: list[Backend] = [Backend(url, rise, fall) for url in urls]
+    def __init__(self, urls: Iterable[str], rise: int, fall: int, eject_after: int = 3) -> None:
+        self.rise, self.fall, self.eject_after = rise, fall, eject_after
+        self.backends: list[Backend] = [Backend(url, rise, fall, eject_after) for url in urls]
         self._cursor = 0
         self._eligible: list[bool] = []
         self.refresh()
@@ -127,23 +128,35 @@ class Pool:
     def any_up(self) -> bool:
         return any(self._eligible)
 
-    def eject(self, backend: Backend, why: str, request_id: str = "") -> None:
-        """Passive health: a proxied request saw a connect failure, reset or timeout."""
+    def try_failed(self, backend: Backend, outcome: Outcome, request_id: str = "") -> None:
+        """Passive health: a try saw a connect failure (out at once), or a reset or timeout
+        (one more in the outlier streak; see ``health``)."""
         counts = backend.counts
         counts.failures += 1
-        if backend.health.request_failed(time.monotonic()):
+        health = backend.health
+        now = time.monotonic()
+        at_once = outcome in EJECT_AT_ONCE
+        if at_once:
+            ejected = health.request_refused(now)
+        else:
+            streak = health.streak + 1
+            ejected = health.request_failed(now)
+        if ejected:
             counts.ejections += 1
+            if not at_once:
+                counts.outlier_ejections += 1
             self.refresh()
             log.warning(
                 "backend ejected",
                 extra={
                     "backend": backend.name,
                     "url": backend.url,
-                    "reason": why,
+                    "reason": outcome.value if at_once else f"{streak} x {outcome.value} in a row",
                     "request_id": request_id,
                 },
             )
-        backend.close_idle()
+        if at_once or outcome is Outcome.RESET or ejected:
+            backend.close_idle()  # its other idle connections are likely as dead
 
     def sync(self, urls: Iterable[str]) -> tuple[list[str], list[str]]:
         """Make the list match ``urls`` (from DNS): new ones start down, gone ones retire."""
@@ -154,12 +167,12 @@ class Pool:
         for url in wanted:
             if url in known and known[url].retired:
                 known[url].retired = False
-                known[url].health = Health(rise=self.rise, fall=self.fall)  # re-probe first
+                known[url].health = Health(self.rise, self.fall, self.eject_after)  # re-probe
                 known[url].counts.ejections = 0  # as when Health counted them (kept as it was)
         for backend in self.backends:
             if backend.url not in wanted:
                 backend.retired = True
-        self.backends.extend(Backend(u, self.rise, self.fall) for u in added)
+        self.backends.extend(Backend(u, self.rise, self.fall, self.eject_after) for u in added)
         self.reap()
         self.refresh()
         return added, retired

@@ -1,16 +1,25 @@
-"""May a failed attempt be sent again? Pure decisions, table-tested.
+"""May a failed attempt be sent again, or waited on? Pure decisions, table-tested.
 
 A retry always goes to a *different* backend (the caller excludes the ones tried), only while
 the retry budget lasts (see ``RetryBudget``), and never when it could duplicate a write:
 
 - idempotent methods are retried on connect failure, reset, per-try timeout, 502 and 503;
 - POST and PATCH only when the attempt never reached a backend (the connection was not made),
-  or when the request carries ``Idempotency-Key`` (the node then deduplicates);
+  when the backend shed it unprocessed (503 with ``X-Not-Processed: true``), or when the
+  request carries ``Idempotency-Key`` (the node then deduplicates);
+- a shed answer is retried whatever the method; when it is not (tries, backends or budget
+  exhausted), it is relayed to the client as the node sent it (503, ``Retry-After``);
 - nothing is retried once a byte of the response went to the client.
+
+Slow is not failed: a try past its per-try timeout that may not be sent elsewhere (an unkeyed
+POST, no other backend, the budget spent) is *waited on* (``Decision.wait``) while its backend
+is up, until the request deadline (``BALANCER_REQUEST_TIMEOUT``); ``on_timer`` says what each
+firing of a try's timer means.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -28,18 +37,26 @@ class Outcome(StrEnum):
     BAD_RESPONSE = "bad-response"  # the backend answered something that is not HTTP
     STATUS_502 = "502"
     STATUS_503 = "503"
+    SHED = "shed"  # 503 with X-Not-Processed: true: the node refused before doing any work
+    DEADLINE = "deadline"  # no response within the request deadline (after waiting on it)
+    TAKEN_OUT = "taken-out"  # health took the backend out while the try was waited on
 
 
 NEVER_SENT = frozenset({Outcome.CONNECT_FAILED, Outcome.CONNECT_TIMEOUT})
-RETRYABLE = NEVER_SENT | {
+# Nothing was processed: safe to send again whatever the method.
+NOT_PROCESSED = NEVER_SENT | {Outcome.SHED}
+RETRYABLE = NOT_PROCESSED | {
     Outcome.RESET,
     Outcome.TIMEOUT,
     Outcome.BAD_RESPONSE,
     Outcome.STATUS_502,
     Outcome.STATUS_503,
 }
-# Outcomes that take the backend out at once (passive health).
-EJECTING = NEVER_SENT | {Outcome.RESET, Outcome.TIMEOUT}
+# Passive health (``health``): these take the backend out at once (nothing listens there) …
+EJECT_AT_ONCE = NEVER_SENT
+# … these count towards the outlier streak (the connection was accepted: slow, or dead).
+STREAK = frozenset({Outcome.RESET, Outcome.TIMEOUT, Outcome.DEADLINE, Outcome.TAKEN_OUT})
+PASSIVE = EJECT_AT_ONCE | STREAK  # the outcomes that feed passive health
 
 
 class Reason(StrEnum):
@@ -56,12 +73,19 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """``retry``: send it to another backend; ``wait``: keep waiting on this try; else stop.
+
+    ``reason`` says why it is not a retry (``wait`` or not), or is ``RETRY``.
+    """
+
     retry: bool
     reason: Reason
+    wait: bool = False
 
 
-# One instance per reason: deciding allocates nothing.
+# One instance per (reason, wait): deciding allocates nothing.
 _DECISIONS = {reason: Decision(reason is Reason.RETRY, reason) for reason in Reason}
+_WAITS = {reason: Decision(False, reason, wait=True) for reason in Reason}
 
 
 def decide(
@@ -74,21 +98,66 @@ def decide(
     response_started: bool,
     budget_left: bool,
     other_backend: bool,
+    backend_up: bool,
 ) -> Decision:
-    """Whether attempt number ``attempt`` (1-based) may be followed by another one."""
+    """Whether attempt number ``attempt`` (1-based) may be followed by another one.
+
+    A per-try ``TIMEOUT`` that is not retried is waited on (``wait``) while ``backend_up``
+    (its backend is up or draining: alive by its probes), else the request gives up.
+    """
     if outcome not in RETRYABLE:
         return _DECISIONS[Reason.NOT_RETRYABLE]
     if response_started:
         return _DECISIONS[Reason.RESPONSE_STARTED]
-    if outcome not in NEVER_SENT and method not in IDEMPOTENT and not has_idempotency_key:
-        return _DECISIONS[Reason.UNSAFE_WRITE]
+    reason = _why(
+        method, outcome, has_idempotency_key, attempt, max_tries, budget_left, other_backend
+    )
+    if reason is not Reason.RETRY and outcome is Outcome.TIMEOUT and backend_up:
+        return _WAITS[reason]
+    return _DECISIONS[reason]
+
+
+def _why(
+    method: str,
+    outcome: Outcome,
+    has_key: bool,
+    attempt: int,
+    max_tries: int,
+    budget_left: bool,
+    other_backend: bool,
+) -> Reason:
+    if outcome not in NOT_PROCESSED and method not in IDEMPOTENT and not has_key:
+        return Reason.UNSAFE_WRITE
     if attempt >= max_tries:
-        return _DECISIONS[Reason.TRIES_EXHAUSTED]
+        return Reason.TRIES_EXHAUSTED
     if not other_backend:
-        return _DECISIONS[Reason.NO_OTHER_BACKEND]
+        return Reason.NO_OTHER_BACKEND
     if not budget_left:
-        return _DECISIONS[Reason.BUDGET_EXHAUSTED]
-    return _DECISIONS[Reason.RETRY]
+        return Reason.BUDGET_EXHAUSTED
+    return Reason.RETRY
+
+
+def on_timer(*, waiting: bool, deadline_passed: bool, backend_down: bool) -> Outcome | None:
+    """What the timer of a try with no response yet means; ``None``: keep waiting.
+
+    The first firing is the per-try timeout (``TIMEOUT``, then ``decide``); once the try is
+    waited on, each firing checks the request deadline and the backend's health.
+    """
+    if deadline_passed:
+        return Outcome.DEADLINE
+    if not waiting:
+        return Outcome.TIMEOUT
+    if backend_down:
+        return Outcome.TAKEN_OUT
+    return None
+
+
+def is_shed(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a 503's headers say ``X-Not-Processed: true`` (the node shed it unprocessed)."""
+    for name, value in headers:
+        if len(name) == 15 and name.lower() == b"x-not-processed":
+            return value.strip().lower() == b"true"
+    return False
 
 
 def give_up(outcome: Outcome | None) -> tuple[int, str]:
@@ -99,6 +168,10 @@ def give_up(outcome: Outcome | None) -> tuple[int, str]:
         return 503, "no backend could be reached"
     if outcome is Outcome.TIMEOUT:
         return 504, "the backend did not answer in time"
+    if outcome is Outcome.DEADLINE:
+        return 504, "the backend did not answer within the request deadline"
+    if outcome is Outcome.TAKEN_OUT:
+        return 504, "the backend stopped answering its health checks while the request waited"
     return 502, f"the backend failed ({outcome.value})"
 
 

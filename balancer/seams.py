@@ -90,7 +90,8 @@ class UpstreamEvents(Protocol):
 
     Called by ``UpstreamProtocol`` only, and only while that exchange owns the connection: a
     detached connection reports nothing. ``on_head``/``on_body``/``on_complete`` come from the
-    HTTP parser, ``flush`` after each batch of bytes read; the three failures end the attempt.
+    HTTP parser, ``flush`` after each batch of bytes read; ``on_lost`` and ``on_garbage`` end
+    the attempt, ``on_timeout`` may.
     """
 
     deadline: float
@@ -116,7 +117,8 @@ class UpstreamEvents(Protocol):
         """The backend sent something that is not HTTP; the connection is already closed."""
 
     def on_timeout(self) -> None:
-        """The deadline passed with no byte; the connection is already detached."""
+        """``deadline`` passed with no byte: the exchange ends the try (and detaches the
+        connection), or moves ``deadline`` on to wait longer (a slow try it waits on)."""
 
 
 class Connecting(Protocol):

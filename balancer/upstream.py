@@ -125,23 +125,26 @@ class UpstreamProtocol(asyncio.Protocol):
             self.transport.close()
 
     def on_timer(self) -> None:
-        """The per-try timer fired: time the attempt out, or wait on until its deadline.
+        """The per-try timer fired: report a passed deadline, or wait on until it comes.
 
         The timer is armed once per connection (by ``send``) and re-armed here, never cancelled
         per request (a ``call_later`` and a cancel per request cost more than the rest of the
         timing): it fires no later than the deadline of the attempt it was armed for, and an
-        attempt sent after that one has a later deadline, which this checks and waits for.
+        attempt sent after that one has a later deadline, which this checks and waits for. At
+        a passed deadline the exchange either ends the try (detaching this connection) or moves
+        its deadline on (a slow try it waits on), which is then waited for.
         """
         self.timer = None
         events = self.events
         if events is None or self.closed:
             return  # idle: the next send arms it again
         left = events.deadline - self.loop.time()
-        if left > 0:  # not yet: the request was sent, or its last byte came, since arming
-            self.timer = self.loop.call_later(left, self.on_timer)
-            return
-        self.detach()
-        events.on_timeout()
+        if left <= 0:
+            events.on_timeout()
+            if self.events is not events or self.closed:
+                return  # the try is over
+            left = events.deadline - self.loop.time()
+        self.timer = self.loop.call_later(left, self.on_timer)
 
     def _cancel_timer(self) -> None:
         if self.timer is not None:

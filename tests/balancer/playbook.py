@@ -224,7 +224,7 @@ class Playbook:
         self.effects: list[object] = []
         self.dials: dict[str, list[Connecting]] = {}  # pending, oldest first
         self.conns: dict[str, list[UpstreamProtocol]] = {}  # every connection made, by host
-        pool = Pool(self.config.backends, rise=1, fall=1)
+        pool = Pool(self.config.backends, rise=1, fall=1, eject_after=self.config.eject_consecutive)
         for backend in pool.backends:
             if up:
                 backend.health.probe_ok()
@@ -235,15 +235,15 @@ class Playbook:
         self.client.connection_made(cast(Any, FakeTransport(self, self.client, None)))
 
     def _watch_ejections(self, pool: Pool) -> None:
-        eject = pool.eject
+        try_failed = pool.try_failed
 
-        def recording(backend: Any, why: str, request_id: str = "") -> None:
+        def recording(backend: Any, outcome: Any, request_id: str = "") -> None:
             before = backend.counts.ejections
-            eject(backend, why, request_id)
+            try_failed(backend, outcome, request_id)
             if backend.counts.ejections > before:
                 self.emit(Ejected(backend.host))
 
-        pool.eject = recording  # type: ignore[method-assign]
+        pool.try_failed = recording  # type: ignore[method-assign]
 
     def _dial(self, host: str, port: int, connecting: Connecting) -> None:
         self.dials.setdefault(host, []).append(connecting)

@@ -20,6 +20,7 @@ def test_defaults() -> None:
     )
     assert config.max_body == 1 << 20 and config.retry_budget == 0.2 and config.retry_min == 10
     assert (config.client_idle_timeout, config.client_header_timeout) == (60.0, 10.0)
+    assert (config.try_timeout, config.request_timeout, config.eject_consecutive) == (3.0, 30.0, 3)
 
 
 def test_client_timeouts() -> None:
@@ -44,12 +45,15 @@ def test_every_setting_is_read() -> None:
         "BALANCER_RETRY_MIN": "0",
         "BALANCER_MAX_BODY": "0",
         "BALANCER_SHUTDOWN_GRACE": "inf",
+        "BALANCER_REQUEST_TIMEOUT": "12.5",
+        "BALANCER_EJECT_CONSECUTIVE": "5",
         "LOG_LEVEL": "debug",
     }
     config = BalancerConfig.from_env(env)
     assert (config.host, config.port, config.max_tries) == ("127.0.0.1", 9000, 5)
     assert (config.retry_budget, config.retry_min, config.max_body) == (0.5, 0, 0)
     assert config.shutdown_grace == float("inf") and config.log_level == "DEBUG"
+    assert (config.request_timeout, config.eject_consecutive) == (12.5, 5)
 
 
 def test_discover() -> None:
@@ -78,6 +82,11 @@ def test_discover() -> None:
         ({**BACKENDS, "BALANCER_RISE": "two"}, "BALANCER_RISE"),
         ({**BACKENDS, "BALANCER_HEALTH_INTERVAL": "nan"}, "BALANCER_HEALTH_INTERVAL"),
         ({**BACKENDS, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        (
+            {**BACKENDS, "BALANCER_REQUEST_TIMEOUT": "2"},
+            "BALANCER_REQUEST_TIMEOUT: must be at least BALANCER_TRY_TIMEOUT",
+        ),
+        ({**BACKENDS, "BALANCER_EJECT_CONSECUTIVE": "0"}, "BALANCER_EJECT_CONSECUTIVE"),
         ({**BACKENDS, "BALANCER_CLIENT_IDLE_TIMEOUT": "0"}, "BALANCER_CLIENT_IDLE_TIMEOUT"),
         ({**BACKENDS, "BALANCER_CLIENT_HEADER_TIMEOUT": "x"}, "BALANCER_CLIENT_HEADER_TIMEOUT"),
     ],

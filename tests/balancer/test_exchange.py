@@ -1,5 +1,8 @@
 """The exchange in memory: retries, per-try timeouts, give-up answers and streaming, as playbooks.
 
+Passive health tells slow from dead (``health``): a connect failure ejects at once
+(``Ejected``), a timeout or reset only after ``BALANCER_EJECT_CONSECUTIVE`` (3) in a row.
+
 No socket and no sleep: see ``playbook`` for the events (``>>``) and effects (``<<``).
 """
 
@@ -7,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from balancer import admin
 from tests.balancer.playbook import (
     BackendClosed,
     BackendCloses,
@@ -32,6 +36,17 @@ OK_TO_CLIENT = (
     b"HTTP/1.1 200 OK\r\nX-Served-By: node-a\r\nX-Request-ID: r-1\r\nContent-Length: 5\r\n\r\nhello"
 )
 UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\n\r\nno"
+CREATED = b"HTTP/1.1 201 Created\r\nX-Served-By: node-b\r\nContent-Length: 2\r\n\r\n{}"
+SHED_BODY = b'{"type":"overloaded","title":"Service Unavailable","status":503}'
+
+
+def shed(node: str) -> bytes:
+    """A node's load-shedding answer: 503, Retry-After, problem+json, X-Not-Processed."""
+    return (
+        b"HTTP/1.1 503 Service Unavailable\r\nX-Served-By: %s\r\nRetry-After: 2\r\n"
+        b"X-Not-Processed: true\r\nContent-Type: application/problem+json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (node.encode(), len(SHED_BODY), SHED_BODY)
+    )
 
 
 def to(host: str, method: str = "GET") -> ToBackend:
@@ -80,6 +95,15 @@ def test_a_connect_failure_is_retried_on_another_backend(method: str, timed_out:
     assert pb.backend("a").state.value == "down"
 
 
+def test_a_connect_failure_ejects_at_once_whatever_the_streak_threshold() -> None:
+    """Nothing listens there (a killed node): not a matter of consecutive failures."""
+    pb = Playbook("a", "b", eject_consecutive=1000)
+    pb >> ClientSends(GET) << Dial("a")
+    pb >> Refused("a") << Ejected("a") << Dial("b")
+    pb.done()
+    assert pb.backend("a").counts.outlier_ejections == 0
+
+
 @pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
 @pytest.mark.parametrize("status", [502, 503])
 def test_a_502_or_503_is_retried_elsewhere_for_idempotent_methods(method: str, status: int) -> None:
@@ -102,12 +126,14 @@ def test_a_post_without_key_that_reached_a_node_is_never_sent_again() -> None:
     pb = Playbook("a", "b")
     pb >> ClientSends(request("POST", body=b"{}")) << Dial("a")
     pb >> Connected("a") << to("a", "POST")
-    pb >> BackendCloses("a") << Ejected("a") << give_up(502, "the backend failed (reset)", 1)
+    pb >> BackendCloses("a") << give_up(502, "the backend failed (reset)", 1)  # not ejected
     pb.done()  # strict: no Dial("b") went unnoticed
     assert pb.counters.retries == 0 and pb.backend("b").counts.requests == 0
+    assert pb.backend("a").state.value == "up" and pb.backend("a").health.streak == 1
 
 
 def test_a_post_without_key_gets_the_nodes_503_passed_on() -> None:
+    """Without ``X-Not-Processed`` the node may have done the work: today's rule holds."""
     pb = Playbook("a", "b")
     pb >> ClientSends(request("POST", body=b"{}")) << Dial("a")
     pb >> Connected("a") << to("a", "POST")
@@ -116,11 +142,65 @@ def test_a_post_without_key_gets_the_nodes_503_passed_on() -> None:
     assert pb.counters.retries == 0
 
 
+def test_a_shed_post_without_key_is_retried_on_another_backend() -> None:
+    pb = Playbook("a", "b")
+    pb >> ClientSends(request("POST", body=b"{}")) << Dial("a")
+    pb >> Connected("a") << to("a", "POST")
+    pb >> BackendSends("a", shed("node-a")) << BackendClosed("a") << Dial("b")  # not ejected
+    pb >> Connected("b") << to("b", "POST")
+    pb >> BackendSends("b", CREATED) << ToClient(Starts(b"HTTP/1.1 201 Created\r\n", b"node-b"))
+    pb.done()
+    a = pb.backend("a")
+    assert a.state.value == "up" and a.counts.shed == 1 and a.counts.failures == 0
+    assert pb.counters.shed_retries == 1 and pb.counters.retries == 1
+
+
+def test_when_every_backend_sheds_the_client_gets_the_last_503_as_sent() -> None:
+    pb = Playbook("a", "b")
+    pb >> ClientSends(request("POST", body=b"{}")) << Dial("a")
+    pb >> Connected("a") << to("a", "POST")
+    pb >> BackendSends("a", shed("node-a")) << BackendClosed("a") << Dial("b")
+    pb >> Connected("b") << to("b", "POST")
+    relayed = Starts(
+        b"HTTP/1.1 503 Service Unavailable\r\n",
+        b"X-Served-By: node-b\r\n",
+        b"Retry-After: 2\r\n",
+        b"X-Not-Processed: true\r\n",  # kept: true of every try, and the client may resend
+        b"Content-Type: application/problem+json\r\n",
+        b"\r\n\r\n" + SHED_BODY,
+    )
+    pb >> BackendSends("b", shed("node-b")) << ToClient(relayed)
+    pb.done()
+    assert pb.counters.shed_retries == 1 and pb.counters.shed_relayed == 1
+    assert pb.counters.local == {} and pb.counters.codes == {503: 1}
+    assert all(b.state.value == "up" for b in pb.proxy.pool.backends)
+
+
+def test_a_shed_answer_is_retried_within_the_tries() -> None:
+    pb = Playbook("a", "b", "c", max_tries=2)
+    pb >> ClientSends(request("POST", body=b"{}")) << Dial("a")
+    pb >> Connected("a") << to("a", "POST")
+    pb >> BackendSends("a", shed("node-a")) << BackendClosed("a") << Dial("b")
+    pb >> Connected("b") << to("b", "POST")
+    pb >> BackendSends("b", shed("node-b")) << ToClient(Starts(b"HTTP/1.1 503 ", b"node-b"))
+    pb.done()
+    assert pb.backend("c").counts.requests == 0
+
+
+def test_a_shed_answer_is_retried_within_the_budget() -> None:
+    pb = Playbook("a", "b", retry_budget=0.0, retry_min=0)
+    pb >> ClientSends(request("POST", body=b"{}")) << Dial("a")
+    pb >> Connected("a") << to("a", "POST")
+    pb >> BackendSends("a", shed("node-a")) << ToClient(Starts(b"HTTP/1.1 503 ", b"node-a"))
+    pb.done()
+    assert pb.counters.budget_denied == 1 and pb.counters.shed_relayed == 1
+
+
 def test_a_post_with_an_idempotency_key_is_retried_after_a_reset() -> None:
     pb = Playbook("a", "b")
     pb >> ClientSends(request("POST", "/x", "Idempotency-Key: k1", body=b"{}")) << Dial("a")
     pb >> Connected("a") << to("a", "POST")
-    pb >> BackendCloses("a") << Ejected("a") << Dial("b")
+    pb >> BackendCloses("a") << Dial("b")
     pb >> Connected("b") << ToBackend("b", Starts(b"POST /x HTTP/1.1\r\n", b"Idempotency-Key: k1"))
     pb.done()
 
@@ -139,35 +219,137 @@ def test_a_get_with_no_answer_in_time_is_retried_elsewhere() -> None:
     pb >> ClientSends(GET) << Dial("a")
     pb >> Connected("a") << to("a")
     pb >> Wait(2.9)  # not yet
-    pb >> Wait(0.1) << BackendClosed("a") << Ejected("a") << Dial("b")
+    pb >> Wait(0.1) << BackendClosed("a") << Dial("b")  # abandoned, not ejected: slow, not dead
     pb >> Connected("b") << to("b")
     pb >> BackendSends("a", OK)  # a late answer of the abandoned attempt reaches no one
     pb >> BackendSends("b", OK) << ToClient(OK_TO_CLIENT)
     pb.done()
+    assert pb.backend("a").state.value == "up" and pb.backend("a").health.streak == 1
+    assert pb.counters.waits == 0 and pb.counters.retries == 1
 
 
-def test_a_timeout_with_nothing_else_to_try_is_a_504() -> None:
+def test_a_slow_backend_is_ejected_after_consecutive_timeouts_only() -> None:
+    pb = Playbook("a", "b")
+    for timeouts in (1, 2, 3):
+        pb >> ClientSends(GET) << Dial("a")  # round robin: a, then b for the retry
+        pb >> Connected("a") << to("a")
+        pb >> Wait(3.0) << BackendClosed("a")
+        if timeouts == 3:  # BALANCER_EJECT_CONSECUTIVE: three in a row, no answer between
+            pb << Ejected("a")
+        if timeouts == 1:
+            pb << Dial("b")
+            pb >> Connected("b")
+        pb << to("b")
+        pb >> BackendSends("b", OK) << ToClient(OK_TO_CLIENT)
+        assert pb.backend("a").state.value == ("down" if timeouts == 3 else "up")
+    pb.done()
+    assert pb.backend("a").counts.ejections == 1 and pb.backend("a").counts.outlier_ejections == 1
+
+
+def test_an_answer_between_slow_tries_resets_the_streak() -> None:
+    pb = Playbook("a", "b", eject_consecutive=2)
+    pb >> ClientSends(GET) << Dial("a")
+    pb >> Connected("a") << to("a")
+    pb >> Wait(3.0) << BackendClosed("a") << Dial("b")
+    pb >> Connected("b") << to("b")
+    pb >> BackendSends("b", OK) << ToClient(OK_TO_CLIENT)
+    pb >> ClientSends(GET) << Dial("a")
+    pb >> Connected("a") << to("a")
+    pb >> Wait(2.0)
+    pb >> BackendSends("a", OK) << ToClient(OK_TO_CLIENT)  # slow, but an answer: alive
+    assert pb.backend("a").health.streak == 0
+    pb >> ClientSends(GET) << to("b")  # round robin
+    pb >> BackendSends("b", OK) << ToClient(OK_TO_CLIENT)
+    pb >> ClientSends(GET) << to("a")
+    pb >> Wait(3.0) << BackendClosed("a") << to("b")  # one timeout since the answer: still up
+    pb >> BackendSends("b", OK) << ToClient(OK_TO_CLIENT)
+    pb.done()
+    assert pb.backend("a").state.value == "up" and pb.backend("a").health.streak == 1
+
+
+def test_a_get_with_nothing_else_to_try_is_waited_on_until_the_request_deadline() -> None:
     pb = Playbook("a")
     pb >> ClientSends(GET) << Dial("a")
     pb >> Connected("a") << to("a")
-    pb >> Wait(3.0) << BackendClosed("a") << Ejected("a")
-    pb << give_up(504, "the backend did not answer in time", 1)
+    pb >> Wait(3.0)  # the per-try timeout: no other backend, so the balancer waits on
+    pb >> Wait(26.9)
+    pb >> Wait(0.1) << BackendClosed("a")  # BALANCER_REQUEST_TIMEOUT (30 s)
+    pb << give_up(504, "the backend did not answer within the request deadline", 1)
     pb.done()
     assert pb.counters.local == {504: 1}
+    assert pb.counters.waits == 1 and pb.counters.wait_expired == 1
+    assert pb.backend("a").state.value == "up"  # one failed try is not a streak
 
 
-def test_an_unkeyed_post_that_timed_out_is_not_retried() -> None:
+def test_a_get_with_nothing_else_to_try_gets_its_late_answer() -> None:
+    pb = Playbook("a")
+    pb >> ClientSends(GET) << Dial("a")
+    pb >> Connected("a") << to("a")
+    pb >> Wait(8.0)
+    pb >> BackendSends("a", OK) << ToClient(OK_TO_CLIENT)
+    pb.done()
+    assert pb.counters.codes == {200: 1} and pb.backend("a").health.streak == 0
+
+
+def test_an_unkeyed_post_past_the_per_try_timeout_gets_its_answer() -> None:
+    """A login queued behind scrypt hashes on a live node: waited on, never sent twice."""
     pb = Playbook("a", "b")
     pb >> ClientSends(request("POST", body=b"{}")) << Dial("a")
     pb >> Connected("a") << to("a", "POST")
-    pb >> Wait(3.0) << BackendClosed("a") << Ejected("a")
-    pb << give_up(504, "the backend did not answer in time", 1)
+    pb >> Wait(3.0)  # the per-try timeout: may not be sent again, so no Dial("b"), no 504
+    pb >> Wait(2.0)
+    pb >> BackendSends("a", CREATED) << ToClient(Starts(b"HTTP/1.1 201 Created\r\n", b"\r\n\r\n{}"))
     pb.done()
+    a = pb.backend("a")
+    assert a.state.value == "up" and a.counts.ejections == 0 and a.counts.failures == 0
+    assert pb.counters.waits == 1 and pb.counters.retries == 0 and pb.counters.codes == {201: 1}
+    assert pb.backend("b").counts.requests == 0
+
+
+def test_an_unkeyed_post_past_the_request_deadline_is_a_504() -> None:
+    pb = Playbook("a", "b", request_timeout=10.0)
+    pb >> ClientSends(request("POST", body=b"{}")) << Dial("a")
+    pb >> Connected("a") << to("a", "POST")
+    pb >> Wait(3.0)
+    pb >> Wait(6.9)  # its timer looks at the backend every probe interval, and waits on
+    pb >> Wait(0.1) << BackendClosed("a")
+    pb << give_up(504, "the backend did not answer within the request deadline", 1)
+    pb >> BackendSends("a", CREATED)  # too late: the attempt was abandoned
+    pb.done()
+    assert pb.counters.wait_expired == 1 and pb.backend("b").counts.requests == 0
+    assert pb.backend("a").state.value == "up"
+
+
+def test_a_waited_on_try_ends_when_health_takes_its_backend_out() -> None:
+    """A frozen node (SIGSTOP) fails its probes: the request waiting on it is not kept 30 s."""
+    pb = Playbook("a", "b")
+    pb >> ClientSends(request("POST", body=b"{}")) << Dial("a")
+    pb >> Connected("a") << to("a", "POST")
+    pb >> Wait(3.0)
+    pb.backend("a").health.probe_failed(pb.loop.now)  # fall=1 in the playbook: down
+    pb.proxy.pool.refresh()
+    pb >> Wait(0.5) << BackendClosed("a")  # the next probe interval
+    pb << give_up(
+        504, "the backend stopped answering its health checks while the request waited", 1
+    )
+    pb.done()
+    assert pb.counters.wait_taken_out == 1 and pb.backend("b").counts.requests == 0
+
+
+def test_an_unkeyed_post_to_a_backend_already_down_is_not_waited_on() -> None:
+    pb = Playbook("a", "b")
+    pb >> ClientSends(request("POST", body=b"{}")) << Dial("a")
+    pb >> Connected("a") << to("a", "POST")
+    pb.backend("a").health.probe_failed(pb.loop.now)
+    pb.proxy.pool.refresh()
+    pb >> Wait(3.0) << BackendClosed("a") << give_up(504, "the backend did not answer in time", 1)
+    pb.done()
+    assert pb.counters.waits == 0
 
 
 def test_the_timer_of_a_reused_connection_waits_for_the_later_request() -> None:
     """Armed once per connection: it fires at the first request's deadline and waits on."""
-    pb = Playbook("a")
+    pb = Playbook("a", request_timeout=3.0)  # so that the per-try timeout ends the request
     pb >> ClientSends(GET) << Dial("a")
     pb >> Connected("a") << to("a")
     pb >> Wait(1.0)
@@ -176,8 +358,8 @@ def test_the_timer_of_a_reused_connection_waits_for_the_later_request() -> None:
     pb >> ClientSends(GET) << to("a")  # sent at +2 s: due at +5 s
     pb >> Wait(1.5)  # the timer fires at +3 s and is re-armed
     pb >> Wait(1.4)
-    pb >> Wait(0.1) << BackendClosed("a") << Ejected("a")
-    pb << give_up(504, "the backend did not answer in time", 1)
+    pb >> Wait(0.1) << BackendClosed("a")
+    pb << give_up(504, "the backend did not answer within the request deadline", 1)
     pb.done()
 
 
@@ -253,9 +435,10 @@ def test_nothing_is_retried_once_the_first_byte_went_to_the_client() -> None:
     pb >> Connected("a") << to("a")
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabc"
     pb >> BackendSends("a", head) << ToClient(Starts(b"HTTP/1.1 200 OK\r\n"))
-    pb >> BackendCloses("a") << Ejected("a") << ClientClosed(aborted=True)
+    pb >> BackendCloses("a") << ClientClosed(aborted=True)
     pb.done()
     assert pb.counters.aborted == 1 and pb.counters.retries == 0
+    assert pb.backend("a").health.streak == 1
 
 
 def test_a_timeout_mid_body_cuts_the_client_off() -> None:
@@ -264,9 +447,9 @@ def test_a_timeout_mid_body_cuts_the_client_off() -> None:
     pb >> Connected("a") << to("a")
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabc"
     pb >> BackendSends("a", head) << ToClient(Starts(b"HTTP/1.1 200 OK\r\n"))
-    pb >> Wait(3.0) << BackendClosed("a") << Ejected("a") << ClientClosed(aborted=True)
+    pb >> Wait(3.0) << BackendClosed("a") << ClientClosed(aborted=True)
     pb.done()
-    assert pb.counters.retries == 0
+    assert pb.counters.retries == 0 and pb.backend("a").health.streak == 1
 
 
 def test_a_client_leaving_mid_response_does_not_harm_the_backend() -> None:
@@ -308,3 +491,27 @@ def test_pipelined_requests_are_answered_in_order() -> None:
     pb >> BackendSends("a", OK) << ToClient(OK_TO_CLIENT) << Dial("b")
     pb >> Connected("b") << ToBackend("b", Starts(b"GET /y HTTP/1.1\r\n"))
     pb.done()
+
+
+def test_the_new_cases_are_counted_in_the_metrics() -> None:
+    pb = Playbook("a", "b")
+    pb >> ClientSends(request("POST", body=b"{}")) << Dial("a")
+    pb >> Connected("a") << to("a", "POST")
+    pb >> BackendSends("a", shed("node-a")) << BackendClosed("a") << Dial("b")
+    pb >> Connected("b") << to("b", "POST")
+    pb >> Wait(3.0)  # waited on
+    pb >> BackendSends("b", CREATED) << ToClient(Starts(b"HTTP/1.1 201 "))
+    pb.done()
+    status, _, body, _ = admin.handle(pb.proxy, "GET", b"/_lb/metrics")
+    metrics = body.decode()
+    assert status == 200
+    for line in (
+        "balancer_waits_total 1.0",
+        "balancer_wait_expired_total 0.0",
+        "balancer_wait_taken_out_total 0.0",
+        "balancer_shed_retries_total 1.0",
+        "balancer_shed_relayed_total 0.0",
+        'balancer_backend_shed_total{backend="a:80",url="http://a:80"} 1.0',
+        'balancer_backend_outlier_ejections_total{backend="a:80",url="http://a:80"} 0.0',
+    ):
+        assert line in metrics, line

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from balancer.retry import Outcome, RetryBudget, decide, give_up
+from balancer.retry import Outcome, RetryBudget, decide, give_up, is_shed, on_timer
 
 Out = Outcome
 BASE = {
@@ -12,9 +12,11 @@ BASE = {
     "response_started": False,
     "budget_left": True,
     "other_backend": True,
+    "backend_up": True,
 }
+WAIT = "wait"  # the retry? column of a try past its per-try timeout that is waited on
 
-# (method, outcome, overrides, retry?, reason)
+# (method, outcome, overrides, retry? (True, False or WAIT), reason)
 TABLE = [
     ("GET", Out.CONNECT_FAILED, {}, True, "retry"),
     ("GET", Out.CONNECT_TIMEOUT, {}, True, "retry"),
@@ -31,7 +33,7 @@ TABLE = [
     ("POST", Out.CONNECT_FAILED, {}, True, "retry"),
     ("POST", Out.CONNECT_TIMEOUT, {}, True, "retry"),
     ("POST", Out.RESET, {}, False, "unsafe-write"),
-    ("POST", Out.TIMEOUT, {}, False, "unsafe-write"),
+    ("POST", Out.TIMEOUT, {}, WAIT, "unsafe-write"),
     ("POST", Out.STATUS_502, {}, False, "unsafe-write"),
     ("POST", Out.STATUS_503, {}, False, "unsafe-write"),
     ("PATCH", Out.RESET, {}, False, "unsafe-write"),
@@ -48,15 +50,77 @@ TABLE = [
     ("GET", Out.RESET, {"other_backend": False}, False, "no-other-backend"),
     ("GET", Out.RESET, {"budget_left": False}, False, "budget-exhausted"),
     ("POST", Out.RESET, {"budget_left": False}, False, "unsafe-write"),
+    # a shed answer (503 + X-Not-Processed: true): nothing was processed, any method goes again
+    ("POST", Out.SHED, {}, True, "retry"),
+    ("PATCH", Out.SHED, {}, True, "retry"),
+    ("GET", Out.SHED, {}, True, "retry"),
+    ("POST", Out.SHED, {"attempt": 3}, False, "tries-exhausted"),
+    ("POST", Out.SHED, {"other_backend": False}, False, "no-other-backend"),
+    ("POST", Out.SHED, {"budget_left": False}, False, "budget-exhausted"),
+    ("POST", Out.SHED, {"response_started": True}, False, "response-started"),
+    # slow is not failed: a per-try timeout not retried elsewhere is waited on, while up
+    ("POST", Out.TIMEOUT, {"has_idempotency_key": True}, True, "retry"),
+    ("GET", Out.TIMEOUT, {"other_backend": False}, WAIT, "no-other-backend"),
+    ("GET", Out.TIMEOUT, {"attempt": 3}, WAIT, "tries-exhausted"),
+    ("GET", Out.TIMEOUT, {"budget_left": False}, WAIT, "budget-exhausted"),
+    ("POST", Out.TIMEOUT, {"backend_up": False}, False, "unsafe-write"),
+    ("GET", Out.TIMEOUT, {"other_backend": False, "backend_up": False}, False, "no-other-backend"),
+    ("GET", Out.TIMEOUT, {"backend_up": False}, True, "retry"),
+    ("GET", Out.TIMEOUT, {"response_started": True}, False, "response-started"),
+    # what ends a wait is never retried: the deadline is the whole request's
+    ("GET", Out.DEADLINE, {}, False, "not-retryable"),
+    ("POST", Out.DEADLINE, {}, False, "not-retryable"),
+    ("GET", Out.TAKEN_OUT, {}, False, "not-retryable"),
 ]
 
 
 @pytest.mark.parametrize(("method", "outcome", "overrides", "retry", "reason"), TABLE)
 def test_decision_table(
-    method: str, outcome: Outcome, overrides: dict[str, object], retry: bool, reason: str
+    method: str, outcome: Outcome, overrides: dict[str, object], retry: bool | str, reason: str
 ) -> None:
     decision = decide(method=method, outcome=outcome, **{**BASE, **overrides})  # type: ignore[arg-type]
-    assert (decision.retry, decision.reason) == (retry, reason)
+    got = WAIT if decision.wait else decision.retry
+    assert (got, decision.reason) == (retry, reason)
+    assert not (decision.wait and decision.retry)
+
+
+# Each firing of the timer of a try with no response head yet:
+# (waiting already?, request deadline passed?, backend down?) -> outcome (None: wait on)
+TIMER_TABLE = [
+    (False, False, False, Out.TIMEOUT),  # the per-try timeout: decide retries or waits
+    (False, False, True, Out.TIMEOUT),  # decide: retried elsewhere, or given up (not waited on)
+    (False, True, False, Out.DEADLINE),  # BALANCER_REQUEST_TIMEOUT = BALANCER_TRY_TIMEOUT
+    (True, False, False, None),  # slow, alive: wait on
+    (True, False, True, Out.TAKEN_OUT),  # its probes failed while we waited: frozen, or dead
+    (True, True, False, Out.DEADLINE),  # the request deadline: 504
+    (True, True, True, Out.DEADLINE),
+]
+
+
+@pytest.mark.parametrize(("waiting", "deadline_passed", "backend_down", "outcome"), TIMER_TABLE)
+def test_timer_table(
+    waiting: bool, deadline_passed: bool, backend_down: bool, outcome: Outcome | None
+) -> None:
+    got = on_timer(waiting=waiting, deadline_passed=deadline_passed, backend_down=backend_down)
+    assert got is outcome
+
+
+@pytest.mark.parametrize(
+    ("headers", "shed"),
+    [
+        ([(b"X-Not-Processed", b"true")], True),
+        ([(b"Retry-After", b"1"), (b"x-not-processed", b" TRUE ")], True),
+        ([(b"X-Not-Processed", b"false")], False),
+        ([(b"X-Not-Processed", b"")], False),
+        ([(b"X-Not-Processed-By", b"true")], False),
+        ([(b"Retry-After", b"1")], False),
+        ([], False),
+    ],
+)
+def test_a_shed_answer_is_told_by_its_header(
+    headers: list[tuple[bytes, bytes]], shed: bool
+) -> None:
+    assert is_shed(headers) is shed
 
 
 def test_budget_reserve_allows_retries_on_an_idle_balancer() -> None:
@@ -109,6 +173,8 @@ def test_budget_forgets_what_left_the_window() -> None:
         (Out.CONNECT_FAILED, 503),
         (Out.CONNECT_TIMEOUT, 503),
         (Out.TIMEOUT, 504),
+        (Out.DEADLINE, 504),
+        (Out.TAKEN_OUT, 504),
         (Out.RESET, 502),
         (Out.BAD_RESPONSE, 502),
     ],

@@ -129,7 +129,13 @@ def _read_secret(name: str, path: str) -> str:
 
 @overload
 def setting(
-    name: str, parser: Parser[T], default: T, *, help: str, blank_is_unset: bool = ...
+    name: str,
+    parser: Parser[T],
+    default: T,
+    *,
+    help: str,
+    shown: str | None = ...,
+    blank_is_unset: bool = ...,
 ) -> T: ...
 @overload
 def setting(

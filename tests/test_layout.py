@@ -118,3 +118,7 @@ def test_every_package_the_services_import_goes_into_the_image() -> None:
         if line.startswith("!")
     }
     assert {"servicekit", "nodes", "balancer", "cluster"} <= allowed
+
+
+def test_the_settings_page_names_no_path_of_this_machine() -> None:
+    assert str(ROOT) not in (ROOT / "docs" / "settings.md").read_text()

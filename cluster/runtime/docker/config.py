@@ -41,7 +41,11 @@ class DockerSettings:
         "COMPOSE_PROJECT_NAME", _PROJECT, DEFAULT_PROJECT, help="the Compose project"
     )
     compose_file: Path = setting(
-        "CLUSTER_COMPOSE_FILE", PATH, DEFAULT_COMPOSE_FILE, help="the Compose file"
+        "CLUSTER_COMPOSE_FILE",
+        PATH,
+        DEFAULT_COMPOSE_FILE,
+        shown="`compose/compose.yaml` of this checkout",  # not this machine's absolute path
+        help="the Compose file",
     )
     app_image: str = setting(
         "APP_IMAGE",

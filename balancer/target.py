@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import functools
 import re
-from urllib.parse import unquote_to_bytes
 
 #: First path segments the public port answers 404 for: the admin surface, the nodes' metrics.
 HIDDEN_SEGMENTS = frozenset({b"_lb", b"metrics"})
 _HIDDEN_PREFIXES = (b"/_lb", b"/metrics")
 _ABSOLUTE = re.compile(rb"(?i)(https?)://([^/?#]*)(.*)", re.DOTALL)
+_PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")  # (urllib.parse is not imported: urllib is I/O)
 # RFC 9110 §7.2: Host = uri-host [ ":" port ]; uri-host an IP literal or a reg-name (RFC 3986).
 _HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?")
 DUPLICATE_HOST = "more than one Host header (RFC 9112 §3.2)"
@@ -80,7 +80,7 @@ def public_target(target: bytes, method: str, host: bytes | None) -> bytes:
 
 def first_segment(path: bytes) -> bytes:
     """The first segment of ``path`` once percent-decoded, with dot and empty segments gone."""
-    path = unquote_to_bytes(path.partition(b"#")[0])
+    path = _PERCENT.sub(lambda m: bytes((int(m.group(1), 16),)), path.partition(b"#")[0])
     kept: list[bytes] = []
     for segment in path.split(b"/"):
         if segment == b"..":

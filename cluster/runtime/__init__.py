@@ -106,12 +106,15 @@ class ClusterStatus:
     balancer: str
     redis: str
     nodes: tuple[NodeInfo, ...]
+    #: The balancer's admin listener (``/_lb/status``, ``/_lb/metrics``), on loopback.
+    admin: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "runtime": self.runtime,
             "balancer": self.balancer,
             "redis": self.redis,
+            "admin": self.admin,
             "nodes": [node.to_json() for node in self.nodes],
         }
 
@@ -169,7 +172,7 @@ class Runtime(ABC):
 
     @abstractmethod
     def balancer_status(self) -> dict[str, Any]:
-        """The balancer's ``/_lb/status`` document."""
+        """The balancer's ``/_lb/status`` document, read from its admin listener."""
 
 
 def _docker_module() -> ModuleType | None:

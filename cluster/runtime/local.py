@@ -131,6 +131,8 @@ class LocalRuntime(Runtime):
         env = {
             "BALANCER_HOST": state.host,
             "BALANCER_PORT": str(port),
+            "BALANCER_ADMIN_HOST": state.host,
+            "BALANCER_ADMIN_PORT": str(self._admin_port(state)),
             "BALANCER_BACKENDS": backends(state),
         }
         argv = [self.config.python, "-m", "balancer"]
@@ -152,6 +154,7 @@ class LocalRuntime(Runtime):
     def _check_ports(self, nodes: int) -> None:
         cfg = self.config
         wanted = [("redis", cfg.redis_port), ("balancer", cfg.balancer_port)]
+        wanted.append(("balancer admin", cfg.admin_port))
         wanted += [(node_name(i), cfg.port_of(i)) for i in range(1, nodes + 1)]
         ports = [port for _, port in wanted]
         if len(set(ports)) != len(ports):
@@ -161,7 +164,8 @@ class LocalRuntime(Runtime):
                 raise PortInUse(
                     f"port {cfg.host}:{port} ({what}) is already in use: stop what listens "
                     "there (`cluster down` if it is an older cluster) or choose other ports "
-                    "(CLUSTER_BALANCER_PORT, CLUSTER_NODE_PORT, CLUSTER_REDIS_PORT)"
+                    "(CLUSTER_BALANCER_PORT, CLUSTER_ADMIN_PORT, CLUSTER_NODE_PORT, "
+                    "CLUSTER_REDIS_PORT)"
                 )
 
     def wait_ready(self, state: LocalState, urls: set[str]) -> None:
@@ -203,7 +207,9 @@ class LocalRuntime(Runtime):
             secret = self.dir / "jwt-secret"
             ensure_secret(secret)
             redis = self._spawn_redis(binary)
-            state = LocalState(self.config.host, str(secret.resolve()), redis, None, ())
+            state = LocalState(
+                self.config.host, str(secret.resolve()), redis, None, (), self.config.admin_port
+            )
             save_state(self.state_path, state)
             try:
                 for index in range(1, nodes + 1):
@@ -248,7 +254,12 @@ class LocalRuntime(Runtime):
             balancer=f"http://{state.host}:{balancer_port}",
             redis=f"redis://{state.host}:{state.redis.port}/0",
             nodes=nodes,
+            admin=f"http://{state.host}:{self._admin_port(state)}",
         )
+
+    def _admin_port(self, state: LocalState | None) -> int:
+        """The admin port the balancer was started with (a state from before it: the config's)."""
+        return state.admin_port if state and state.admin_port else self.config.admin_port
 
     def processes(self) -> tuple[ProcRecord, ...]:
         """Every process of the running cluster (for ``status`` and the tests)."""
@@ -292,9 +303,7 @@ class LocalRuntime(Runtime):
             if state.balancer:
                 procs.stop_all([state.balancer], self.config.stop_timeout)
                 balancer = self._spawn_balancer(state, state.balancer.port)
-                state = LocalState(
-                    state.host, state.secret_file, state.redis, balancer, state.nodes
-                )
+                state = dataclasses.replace(state, balancer=balancer)
             save_state(self.state_path, state)
             procs.stop_all(gone, self.config.stop_timeout)
         self.wait_ready(state, {n.url(state.host) for n in state.nodes})
@@ -302,5 +311,5 @@ class LocalRuntime(Runtime):
 
     def balancer_status(self) -> dict[str, Any]:
         state = load_state(self.state_path)
-        port = state.balancer.port if state and state.balancer else self.config.balancer_port
-        return procs.get_json(f"http://{self.config.host}:{port}/_lb/status")
+        admin = f"http://{self.config.host}:{self._admin_port(state)}"
+        return procs.get_json(f"{admin}/_lb/status")

@@ -45,6 +45,7 @@ class LocalState:
     redis: ProcRecord
     balancer: ProcRecord | None
     nodes: tuple[ProcRecord, ...]
+    admin_port: int | None = None  # the balancer's admin listener (None: not known yet)
 
     def processes(self) -> tuple[ProcRecord, ...]:
         """Every process, in the order ``down`` stops them (traffic first, data last)."""
@@ -73,6 +74,7 @@ class LocalState:
             "redis": asdict(self.redis),
             "balancer": asdict(self.balancer) if self.balancer else None,
             "nodes": [asdict(n) for n in self.nodes],
+            "admin_port": self.admin_port,
         }
 
     @classmethod
@@ -87,6 +89,7 @@ class LocalState:
                 redis=ProcRecord(**data["redis"]),
                 balancer=ProcRecord(**balancer) if balancer else None,
                 nodes=tuple(ProcRecord(**n) for n in data["nodes"]),
+                admin_port=data.get("admin_port"),
             )
         except (AttributeError, KeyError, TypeError) as exc:
             raise StateError(f"malformed cluster state: {exc}") from exc

@@ -128,10 +128,11 @@ def start_backends(stack: ExitStack, kind: str, work: Path) -> list[int]:
 
 
 def start_balancer(stack: ExitStack, ports: list[int], work: Path, threads: int) -> tuple[int, int]:
-    port = free_port()
+    port, admin = free_port(), free_port()
     env = {
         "BALANCER_HOST": "127.0.0.1",
         "BALANCER_PORT": str(port),
+        "BALANCER_ADMIN_PORT": str(admin),
         "LOG_LEVEL": "WARNING",
         "BALANCER_BACKENDS": ",".join(f"http://127.0.0.1:{p}" for p in ports),
     }
@@ -139,7 +140,7 @@ def start_balancer(stack: ExitStack, ports: list[int], work: Path, threads: int)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_lb/status", timeout=1) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/_lb/status", timeout=1) as r:
                 if all(b["state"] == "up" for b in json.load(r)["backends"]):
                     return port, proc.pid
         except OSError:

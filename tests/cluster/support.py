@@ -43,10 +43,11 @@ def free_ports(count: int) -> list[int]:
 
 
 def cluster_config(state_dir: Path, nodes: int) -> ClusterConfig:
-    balancer, redis, *node_ports = free_ports(nodes + 2)
+    balancer, admin, redis, *node_ports = free_ports(nodes + 3)
     return ClusterConfig(
         state_dir=state_dir,
         balancer_port=balancer,
+        admin_port=admin,
         redis_port=redis,
         node_ports=tuple(node_ports),
         nodes=nodes,

@@ -165,7 +165,9 @@ def test_parsers_on_their_own() -> None:
     assert choice(("X",), upper=True).convert("x") == "X"
 
 
-@pytest.mark.parametrize(("raw", "value"), [("1", True), (" On ", True), ("0", False), ("no", False)])
+@pytest.mark.parametrize(
+    ("raw", "value"), [("1", True), (" On ", True), ("0", False), ("no", False)]
+)
 def test_boolean(raw: str, value: bool) -> None:
     assert BOOLEAN.convert(raw) is value
     with pytest.raises(ValueError):

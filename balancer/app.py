@@ -74,11 +74,12 @@ class Balancer:
         )
         await self._stack.enter_async_context(_task(probe_forever(proxy, session, wake)))
         self._stack.push_async_callback(self._drain)
-        self.port = await self._listen(PublicProtocol, config.host, config.port, backlog=1024)
+        # The admin listener first: once the public port accepts, /_lb/status answers too.
         if config.admin_port is not None:
             self.admin_port = await self._listen(
                 AdminProtocol, config.admin_host, config.admin_port
             )
+        self.port = await self._listen(PublicProtocol, config.host, config.port, backlog=1024)
         log.info(
             "balancer listening",
             extra={

@@ -2,13 +2,14 @@
 
 Toward the backend: hop-by-hop headers and the ones named in ``Connection`` are stripped;
 ``X-Request-ID`` is kept when sane, else created; W3C ``traceparent`` and B3 are propagated, and
-created (from each other when one is present) when absent; a created request id equals the
-created trace id, so logs and traces join. ``X-Forwarded-For`` gets the client address appended
-and ``X-Forwarded-Proto`` is set. ``Content-Length`` is set by the caller from the buffered
-body, so framing headers from the client never pass. The client's ``Host`` is kept; when it
-sent none (HTTP/1.0), the caller adds the backend's, since HTTP/1.1 requires one. Two ``Host``
-headers, or one that is not ``host[:port]`` (RFC 3986), make the request a 400 (RFC 9112 §3.2:
-``Forward.problem``); the caller answers it instead of forwarding.
+created (from each other when one is present) when absent (``tracing``); a created request id
+equals the created trace id, so logs and traces join. ``X-LB-Explain`` is never forwarded.
+``X-Forwarded-For`` gets the client address appended and ``X-Forwarded-Proto`` is set.
+``Content-Length`` is set by the caller from the buffered body, so framing headers from the
+client never pass. The client's ``Host`` is kept; when it sent none (HTTP/1.0), the caller adds
+the backend's, since HTTP/1.1 requires one. Two ``Host`` headers, or one that is not
+``host[:port]`` (RFC 3986), make the request a 400 (RFC 9112 §3.2: ``Forward.problem``); the
+caller answers it instead of forwarding.
 
 Toward the client: the same stripping; ``X-Request-ID`` is the balancer's; the framing is
 reported to the caller, which re-frames the streamed body.

@@ -5,7 +5,8 @@ and HAProxy's stats frontend are the models) by ``AdminProtocol``: the client co
 ``server`` (the same parsing, limits and timeouts) whose ``dispatch`` answers here. Its answers
 are not counted as client traffic (a scrape every few seconds would show in the request rates).
 
-``GET /_lb/status``: DESIGN.md's JSON (strategy, backends with state and counters, retries).
+``GET /_lb/status``: the JSON of docs/balancer.md (strategy, backends with their state and
+counters, retries).
 ``GET /_lb/metrics``: Prometheus text, rendered at scrape time from ``counters`` (the plain ints
 the hot path increments; no metric object is touched per request).
 """

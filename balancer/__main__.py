@@ -42,8 +42,10 @@ def main() -> None:
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         try:
             runner.run(serve(config))
-        except OSError as exc:  # the listening socket: address in use, not permitted …
-            print(f"error: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
+        except OSError as exc:  # a listening socket: address in use, not permitted …
+            admin = f"{config.admin_host}:{config.admin_port}" if config.admin_port else "none"
+            where = f"{config.host}:{config.port} (admin listener: {admin})"
+            print(f"error: cannot listen on {where}: {exc}", file=sys.stderr)
             raise SystemExit(1) from None
 
 

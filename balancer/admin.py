@@ -1,6 +1,11 @@
-"""The balancer's own endpoints under ``/_lb/`` (never proxied).
+"""The admin listener: the balancer's own endpoints, never on the public port, never proxied.
 
-``GET /_lb/status``: the JSON of docs/balancer.md (strategy, backends with state and
+Served on ``BALANCER_ADMIN_HOST:BALANCER_ADMIN_PORT`` (loopback by default; Envoy's admin port
+and HAProxy's stats frontend are the models) by ``AdminProtocol``: the client connection of
+``server`` (the same parsing, limits and timeouts) whose ``dispatch`` answers here. Its answers
+are not counted as client traffic (a scrape every few seconds would show in the request rates).
+
+``GET /_lb/status``: the JSON of docs/balancer.md (strategy, backends with their state and
 counters, retries).
 ``GET /_lb/metrics``: Prometheus text, rendered at scrape time from ``counters`` (the plain ints
 the hot path increments; no metric object is touched per request).
@@ -23,6 +28,9 @@ from prometheus_client.registry import Collector
 from balancer.context import Proxy
 from balancer.counters import LATENCY_BUCKETS, Counters
 from balancer.health import State
+from balancer.request import Request
+from balancer.server import ClientProtocol
+from balancer.target import BadTarget, origin_form
 from servicekit.problem import PROBLEM_CONTENT_TYPE, problem_bytes
 
 JSON = b"application/json"
@@ -53,8 +61,23 @@ Answer = tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]
 ALLOW = (b"Allow", b"GET, HEAD")
 
 
+class AdminProtocol(ClientProtocol):
+    """A connection to the admin listener: every request is answered by ``handle``."""
+
+    def dispatch(self, request: Request) -> None:
+        try:
+            target = origin_form(request.target, request.method, request.forward.host)
+        except BadTarget as exc:
+            answer: Answer = (exc.status, PROBLEM, problem_bytes(exc.status, exc.detail), [])
+        else:
+            answer = handle(self.proxy, request.method, target)
+        status, content_type, body, extra = answer
+        head_only = request.method == "HEAD"
+        self.respond(status, content_type, body, request.forward.request_id, extra, head_only)
+
+
 def handle(proxy: Proxy, method: str, target: bytes) -> Answer:
-    """(status, content type, body, extra headers) for a request under ``/_lb/``.
+    """(status, content type, body, extra headers) for a request to the admin listener.
 
     The body is the one a GET gets; the caller leaves it out for HEAD and keeps its length.
     """

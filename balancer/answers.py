@@ -12,6 +12,15 @@ from balancer.headers import status_line
 SERVED_BY = b"X-Served-By: balancer\r\n"
 
 
+class Rejected(Exception):
+    """The request cannot be taken: answered ``status`` locally, then the connection is closed
+    (``extra``: members added to the problem+json body, such as the limit)."""
+
+    def __init__(self, status: int, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.extra = status, detail, extra
+
+
 def local_answer(
     status: int,
     content_type: bytes,

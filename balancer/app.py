@@ -16,11 +16,13 @@ from typing import Any
 
 import aiohttp
 
+from balancer.admin import AdminProtocol
 from balancer.config import BalancerConfig
 from balancer.context import Proxy
 from balancer.discovery import Resolver, discover_forever, refresh, resolve_a
 from balancer.pool import Pool
 from balancer.probes import probe_forever
+from balancer.public import PublicProtocol
 from balancer.server import ClientProtocol
 from balancer.upstream import Dialer
 
@@ -28,7 +30,11 @@ log = logging.getLogger("balancer.app")
 
 
 class Balancer:
-    """A running balancer: listening socket, pool, probes and discovery."""
+    """A running balancer: the public and the admin listener, pool, probes and discovery.
+
+    ``port`` and ``admin_port`` are the bound ports once started (the OS picks when the config
+    says 0); ``admin_port`` is None without an admin listener (``BALANCER_ADMIN_PORT=0``).
+    """
 
     def __init__(self, config: BalancerConfig, resolver: Resolver | None = None) -> None:
         self.config = config
@@ -36,6 +42,7 @@ class Balancer:
         self._stack = contextlib.AsyncExitStack()
         self._proxy: Proxy | None = None
         self.port = config.port
+        self.admin_port = config.admin_port
 
     @property
     def proxy(self) -> Proxy:
@@ -67,20 +74,34 @@ class Balancer:
         )
         await self._stack.enter_async_context(_task(probe_forever(proxy, session, wake)))
         self._stack.push_async_callback(self._drain)
-        server = await proxy.loop.create_server(
-            lambda: ClientProtocol(proxy), config.host, config.port, backlog=1024
-        )
-        self.port = server.sockets[0].getsockname()[1]
-        self._stack.push_async_callback(_close_server, server)
+        # The admin listener first: once the public port accepts, /_lb/status answers too.
+        if config.admin_port is not None:
+            self.admin_port = await self._listen(
+                AdminProtocol, config.admin_host, config.admin_port
+            )
+        self.port = await self._listen(PublicProtocol, config.host, config.port, backlog=1024)
         log.info(
             "balancer listening",
             extra={
                 "host": config.host,
                 "port": self.port,
+                "admin": f"{config.admin_host}:{self.admin_port}" if self.admin_port else None,
                 "backends": list(config.backends),
                 "discover": config.discover,
             },
         )
+
+    async def _listen(
+        self, protocol: type[ClientProtocol], host: str, port: int, backlog: int = 100
+    ) -> int:
+        """Accept connections on ``host:port`` (closed first on stop); the port bound."""
+        proxy = self.proxy
+        server = await proxy.loop.create_server(
+            lambda: protocol(proxy), host, port, backlog=backlog
+        )
+        self._stack.push_async_callback(_close_server, server)
+        bound: int = server.sockets[0].getsockname()[1]
+        return bound
 
     async def stop(self) -> None:
         """Graceful: stop accepting, let in-flight requests finish (up to the grace), close."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from servicekit.parsers import Parser, comma_list, integer, number, text
+from servicekit.parsers import BOOLEAN, Parser, comma_list, integer, number, text
 from servicekit.settings import LOG_LEVEL, SettingError, field_of, read, setting
 
 ConfigError = SettingError  # the name ``balancer.__main__`` and the tests catch
@@ -39,6 +39,14 @@ def _discover(raw: str) -> tuple[str, int]:
 
 
 _BACKEND_URLS = comma_list(Parser("", _backend), "comma-separated http://host:port URLs")
+
+
+def _admin_port(raw: str) -> int | None:
+    port = integer(0, 65535).convert(raw)
+    return port or None  # 0: no admin listener (an unknown ephemeral port helps no operator)
+
+
+ADMIN_PORT = Parser("an integer from 0 to 65535 (0: none)", _admin_port)
 BACKENDS = Parser(_BACKEND_URLS.expected, lambda raw: _unique(_BACKEND_URLS.convert(raw)))
 DISCOVER = Parser("host:port", _discover)
 
@@ -51,6 +59,23 @@ class BalancerConfig:
         "BALANCER_HOST", text("a host name or address"), "0.0.0.0", help="address to listen on"
     )
     port: int = setting("BALANCER_PORT", integer(1, 65535), 8080, help="port for clients")
+    # The balancer's own endpoints (/_lb/*) are served only here, never on the public port.
+    # In code (tests), admin_port=0 asks the OS for a free port (``Balancer.admin_port``).
+    admin_host: str = setting(
+        "BALANCER_ADMIN_HOST",
+        text("a host name or address"),
+        "127.0.0.1",
+        help="address of the admin listener (`/_lb/status`, `/_lb/metrics`); loopback by default",
+    )
+    admin_port: int | None = setting(
+        "BALANCER_ADMIN_PORT", ADMIN_PORT, 9901, help="port of the admin listener; `0`: none"
+    )
+    explain: bool = setting(
+        "BALANCER_EXPLAIN",
+        BOOLEAN,
+        False,
+        help="honour `X-LB-Explain: 1` from clients (how each try went); off: ignored, stripped",
+    )
     backends: tuple[str, ...] = setting(
         "BALANCER_BACKENDS", BACKENDS, (), help="the nodes (or set `BALANCER_DISCOVER`)"
     )

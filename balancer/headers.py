@@ -2,11 +2,14 @@
 
 Toward the backend: hop-by-hop headers and the ones named in ``Connection`` are stripped;
 ``X-Request-ID`` is kept when sane, else created; W3C ``traceparent`` and B3 are propagated, and
-created (from each other when one is present) when absent; a created request id equals the
-created trace id, so logs and traces join. ``X-Forwarded-For`` gets the client address appended
-and ``X-Forwarded-Proto`` is set. ``Content-Length`` is set by the caller from the buffered
-body, so framing headers from the client never pass. The client's ``Host`` is kept; when it
-sent none (HTTP/1.0), the caller adds the backend's, since HTTP/1.1 requires one.
+created (from each other when one is present) when absent (``tracing``); a created request id
+equals the created trace id, so logs and traces join. ``X-LB-Explain`` is never forwarded.
+``X-Forwarded-For`` gets the client address appended and ``X-Forwarded-Proto`` is set.
+``Content-Length`` is set by the caller from the buffered body, so framing headers from the
+client never pass. The client's ``Host`` is kept; when it sent none (HTTP/1.0), the caller adds
+the backend's, since HTTP/1.1 requires one. Two ``Host`` headers, or one that is not
+``host[:port]`` (RFC 3986), make the request a 400 (RFC 9112 §3.2: ``Forward.problem``); the
+caller answers it instead of forwarding.
 
 Toward the client: the same stripping; ``X-Request-ID`` is the balancer's; the framing is
 reported to the caller, which re-frames the streamed body.
@@ -14,12 +17,12 @@ reported to the caller, which re-frames the streamed body.
 
 from __future__ import annotations
 
-import os
-import random
 import re
-from binascii import hexlify
 from collections.abc import Callable
 from http import HTTPStatus
+
+from balancer.target import DUPLICATE_HOST, INVALID_HOST, valid_host
+from balancer.tracing import random_hex, trace_lines
 
 HOP_BY_HOP = frozenset(
     {
@@ -54,17 +57,6 @@ _REQUEST_SPECIAL = {
 }
 _PLAIN_CONNECTION = frozenset({b"close", b"keep-alive", b""})
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
-_TRACEPARENT = re.compile(rb"00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
-_HEX_ID = re.compile(rb"[0-9a-f]{16}|[0-9a-f]{32}")
-_ZERO_TRACE = b"0" * 32
-
-
-_getrandbits = random.Random(os.urandom(32)).getrandbits
-
-
-def random_hex(nbytes: int) -> bytes:
-    """Random hex for request and trace ids: unique, not secret, so no syscall per request."""
-    return hexlify(_getrandbits(nbytes * 8).to_bytes(nbytes, "big"))  # 3x '%x' formatting
 
 
 class Forward:
@@ -75,8 +67,10 @@ class Forward:
         "expect_continue",
         "explain",
         "has_host",
+        "host",
         "idempotency_key",
         "lines",
+        "problem",
         "request_id",
     )
 
@@ -89,6 +83,8 @@ class Forward:
         expect_continue: bool,
         content_length: int,
         has_host: bool = True,
+        host: bytes | None = None,
+        problem: str | None = None,
     ) -> None:
         self.lines = lines  # header lines for the backend, each ending in CRLF, no blank line
         self.request_id = request_id
@@ -97,6 +93,8 @@ class Forward:
         self.expect_continue = expect_continue
         self.content_length = content_length  # as announced by the client; -1: none
         self.has_host = has_host  # False: the caller adds the backend's Host
+        self.host = host  # the client's Host value; None: it sent none
+        self.problem = problem  # why the request must be answered 400 instead (bad Host)
 
 
 def connection_tokens(value: bytes) -> frozenset[bytes]:
@@ -113,7 +111,9 @@ def rewrite_request(
     """The backend's view of a client request's headers (see the module docstring)."""
     out: list[bytes] = []
     request_id = traceparent = b3 = forwarded = connection = None
-    explain = expect = idem = host = False
+    explain = expect = idem = has_host = False
+    host: bytes | None = None
+    problem: str | None = None
     length = -1
     special = _REQUEST_SPECIAL
     for name, value in headers:
@@ -124,9 +124,14 @@ def rewrite_request(
                 out += (name, b": ", value, b"\r\n")
             continue
         if kind == _R_HOST:
+            if host is not None:
+                problem = DUPLICATE_HOST
+            elif not valid_host(value):
+                problem = INVALID_HOST
+            host = value
             if not named or lower not in named:
                 out += (name, b": ", value, b"\r\n")
-                host = True
+                has_host = True
         elif kind == _R_ID:
             request_id = request_id or value
         elif kind == _R_TP:
@@ -156,52 +161,11 @@ def rewrite_request(
         fresh = new_hex(24)
         request_id = fresh[:32]
     out += (b"X-Request-ID: ", request_id, b"\r\n")
-    out += _trace_lines(traceparent, b3, fresh, new_hex)
+    out += trace_lines(traceparent, b3, fresh, new_hex)
     out += (b"X-Forwarded-For: ", forwarded + b", " + client_ip if forwarded else client_ip)
     out.append(b"\r\nX-Forwarded-Proto: http\r\n")
-    return Forward(b"".join(out), request_id, explain, idem, expect, length, host)
-
-
-def _trace_lines(
-    traceparent: bytes | None,
-    b3_trace: bytes | None,
-    fresh: bytes,
-    new_hex: Callable[[int], bytes],
-) -> tuple[bytes, ...]:
-    if traceparent is None and b3_trace is None:  # the common case: a new trace
-        fresh = fresh or new_hex(24)
-        trace, span = fresh[:32], fresh[32:48]
-        return (
-            b"traceparent: 00-",
-            trace,
-            b"-",
-            span,
-            b"-01\r\nX-B3-TraceId: ",
-            trace,
-            b"\r\nX-B3-SpanId: ",
-            span,
-            b"\r\n",
-        )
-    match = _TRACEPARENT.fullmatch(traceparent) if traceparent else None
-    if match is not None and match.group(1) != _ZERO_TRACE:
-        trace, span, parent = match.group(1), match.group(2), match.group(0)
-    else:
-        fresh = fresh or new_hex(24)
-        b3 = b3_trace.lower() if b3_trace else b""
-        trace = b3.rjust(32, b"0") if _HEX_ID.fullmatch(b3) else fresh[:32]
-        span = fresh[32:48]
-        parent = b"00-" + trace + b"-" + span + b"-01"
-    if b3_trace is not None:
-        return (b"traceparent: ", parent, b"\r\n")
-    return (
-        b"traceparent: ",
-        parent,
-        b"\r\nX-B3-TraceId: ",
-        trace,
-        b"\r\nX-B3-SpanId: ",
-        span,
-        b"\r\n",
-    )
+    lines = b"".join(out)
+    return Forward(lines, request_id, explain, idem, expect, length, has_host, host, problem)
 
 
 # Response headers the balancer reads (all dropped, except X-Served-By).

@@ -1,9 +1,13 @@
-"""Client connections: HTTP/1.1 parsing with httptools, limits, timeouts, and dispatch.
+"""Client connections of both listeners: HTTP/1.1 parsing with httptools, limits, timeouts.
 
 Each connection parses requests, enforces the header-block limit (431) and the body limit (413),
-buffers the body, and hands the request to an ``Exchange``; requests pipelined on one connection
-are answered in order. Paths under ``/_lb/`` are the balancer's own (``admin``) and are never
-proxied. Answers the balancer makes itself carry ``X-Served-By: balancer``.
+buffers the body, and hands each complete request to ``dispatch`` (the public port's forwards it
+through an ``Exchange``: ``public``); requests pipelined on one connection are answered in
+order. Only header bytes count toward the header limit, however reads split head and body. A
+bad ``Host`` is a 400 (RFC 9112 §3.2). On the public port ``/_lb/`` and the nodes' ``/metrics``
+are 404, never proxied (``target``), and ``X-LB-Explain`` counts only with ``BALANCER_EXPLAIN``;
+the admin listener is the same parsing with another ``dispatch`` (``admin``). The balancer's own
+answers carry ``X-Served-By: balancer``.
 
 Client timeouts (one timer per connection, see ``ClientProtocol._on_timer``): an idle keep-alive
 connection is closed quietly after ``client_idle_timeout``; a request head not complete within
@@ -21,8 +25,7 @@ from typing import cast
 
 import httptools
 
-from balancer import admin
-from balancer.answers import body_detail, header_detail, local_answer, timeout_detail
+from balancer.answers import Rejected, body_detail, header_detail, local_answer, timeout_detail
 from balancer.context import Proxy
 from balancer.exchange import Exchange
 from balancer.headers import Forward, rewrite_request
@@ -30,18 +33,14 @@ from balancer.request import Request
 from servicekit.problem import PROBLEM_CONTENT_TYPE, problem_bytes
 
 log = logging.getLogger("balancer.server")
-
-
-class _Rejected(Exception):
-    """The request cannot be taken; answered locally, then the connection is closed."""
-
-    def __init__(self, status: int, detail: str, **extra: object) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.extra = status, detail, extra
+LINGER = 2.0  # seconds a rejected connection drains the client's bytes before closing
 
 
 class ClientProtocol(asyncio.Protocol):
-    """One client connection (``seams.ClientSide`` to its exchanges, ``Closable`` to the drain)."""
+    """One client connection (``seams.ClientSide`` to its exchanges, ``Closable`` to the drain).
+
+    What a complete request leads to is the listener's: ``dispatch`` (public port or admin).
+    """
 
     def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
@@ -52,9 +51,15 @@ class ClientProtocol(asyncio.Protocol):
         self.exchange: Exchange | None = None
         self.close_after = False
         self.rejected = False
-        self.max_header = proxy.config.max_header
-        self.forward: Forward | None = None
         config = proxy.config
+        self.max_header = config.max_header
+        # Raw bytes of an unfinished head, over reads that finish none: what httptools buffers
+        # of a header line it has not reported yet. Twice the limit and a margin: the exact
+        # count (head_count) decides; this only bounds memory.
+        self.head_guard = 2 * config.max_header + 4096
+        self.heads = 0  # heads parsed on this connection (tells a read that finished one)
+        self.explain = config.explain
+        self.forward: Forward | None = None
         self.idle_timeout = config.client_idle_timeout
         self.header_timeout = config.client_header_timeout
         self.tick = min(self.idle_timeout, self.header_timeout)
@@ -67,7 +72,7 @@ class ClientProtocol(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.body_size = 0
-        self.head_size = 0  # raw bytes received while in the head (a guard before parsing)
+        self.head_size = 0  # raw bytes of this head in reads that did not finish it (the guard)
         self.head_count = 0  # request line and header bytes, as parsed
         self.in_head = True
 
@@ -90,15 +95,6 @@ class ClientProtocol(asyncio.Protocol):
         exchange = self.exchange
         if exchange is not None and exchange.started:
             exchange.client_gone()  # nobody reads the rest of this response
-
-    def pause_writing(self) -> None:
-        """The client reads slower than the backend sends: stop reading the backend."""
-        if self.exchange is not None:
-            self.exchange.pause_upstream()
-
-    def resume_writing(self) -> None:
-        if self.exchange is not None:
-            self.exchange.resume_upstream()
 
     def write(self, data: bytes) -> None:
         transport = self.transport
@@ -138,7 +134,7 @@ class ClientProtocol(asyncio.Protocol):
         elif self.in_head and not mid_head:
             self.transport.close()  # idle keep-alive: nothing to say
         else:
-            self._reject(_Rejected(408, timeout_detail(mid_head, timeout)))
+            self._reject(Rejected(408, timeout_detail(mid_head, timeout)))
 
     def _went_idle(self) -> None:
         """Nothing in flight any more: an idle wait is timed from now (a head's from its start)."""
@@ -151,28 +147,30 @@ class ClientProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.rejected:
             return
-        limit = self.proxy.config.max_header
-        if self.in_head:
-            if not self.head_size:  # a request head begins
-                self.since = self.proxy.loop.time()
-            self.head_size += len(data)
+        in_head, heads = self.in_head, self.heads
+        if in_head and not self.head_size:  # a request head begins (or goes on)
+            self.since = self.proxy.loop.time()
         try:
-            if self.in_head and self.head_size > 2 * limit + 4096:
-                raise _Rejected(431, header_detail(limit), limit=limit)
             self.parser.feed_data(data)
+            # In a head before and after, and no head finished: every byte was head. A read
+            # that finished a head also held body or next requests, which must not count.
+            if in_head and self.in_head and heads == self.heads:
+                self.head_size += len(data)
+                if self.head_size > self.head_guard:
+                    raise Rejected(431, header_detail(self.max_header), limit=self.max_header)
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
-            if not isinstance(cause, _Rejected):
+            if not isinstance(cause, Rejected):
                 raise
             self._reject(cause)
-        except _Rejected as exc:
+        except Rejected as exc:
             self._reject(exc)
         except httptools.HttpParserUpgrade:
-            self._reject(_Rejected(501, "protocol upgrades are not supported"))
+            self._reject(Rejected(501, "protocol upgrades are not supported"))
         except httptools.HttpParserError as exc:
-            self._reject(_Rejected(400, f"malformed HTTP request: {exc}"))
+            self._reject(Rejected(400, f"malformed HTTP request: {exc}"))
 
-    def _reject(self, exc: _Rejected) -> None:
+    def _reject(self, exc: Rejected) -> None:
         """Answer locally and close; requests already queued are dropped."""
         self.rejected = True
         self.close_after = True
@@ -182,7 +180,17 @@ class ClientProtocol(asyncio.Protocol):
         self.respond_problem(exc.status, exc.detail, b"", [], False, **exc.extra)
         self.proxy.counters.answered_locally(exc.status)
         if self.transport is not None:
-            self.transport.close()
+            self._close_lingering(self.transport)
+
+    def _close_lingering(self, transport: asyncio.Transport) -> None:
+        """nginx's lingering close: closing with the client's bytes unread (a body on its way)
+        makes the kernel send RST, and the client may lose the answer. So: the answer, FIN,
+        then read and drop what still comes; close when the client does, or after LINGER."""
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()
+        self.proxy.loop.call_later(LINGER, transport.close)
 
     # -- httptools callbacks -----------------------------------------------------------------
     def on_url(self, url: bytes) -> None:
@@ -192,26 +200,36 @@ class ClientProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self.head_count += len(name) + len(value) + 4
         if self.head_count > self.max_header:
-            raise _Rejected(431, header_detail(self.max_header), limit=self.max_header)
+            raise Rejected(431, header_detail(self.max_header), limit=self.max_header)
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self.in_head = False
+        self.heads += 1
         if self.head_count > self.max_header:  # a long URL and few headers
-            raise _Rejected(431, header_detail(self.max_header), limit=self.max_header)
+            raise Rejected(431, header_detail(self.max_header), limit=self.max_header)
         self.forward = forward = rewrite_request(self.headers, self.client_ip)
+        if forward.problem is not None or forward.host is None:
+            self._check_host(forward)
         limit = self.proxy.config.max_body
         if forward.content_length > limit:
-            raise _Rejected(413, body_detail(limit), limit=limit)
+            raise Rejected(413, body_detail(limit), limit=limit)
         if forward.expect_continue and self.exchange is None:
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _check_host(self, forward: Forward) -> None:
+        """Two or a malformed ``Host``, or none in HTTP/1.1: 400 (RFC 9112 §3.2), and close."""
+        if forward.problem is not None:
+            raise Rejected(400, forward.problem)
+        if self.parser.get_http_version() != "1.0":
+            raise Rejected(400, "an HTTP/1.1 request needs a Host header (RFC 9112 §3.2)")
 
     def on_body(self, body: bytes) -> None:
         self.since = self.proxy.loop.time()
         self.body_size += len(body)
         limit = self.proxy.config.max_body
         if self.body_size > limit:
-            raise _Rejected(413, body_detail(limit), limit=limit)
+            raise Rejected(413, body_detail(limit), limit=limit)
         self.body.append(body)
 
     def on_message_complete(self) -> None:
@@ -238,11 +256,7 @@ class ClientProtocol(asyncio.Protocol):
             if not request.keep_alive:
                 self.close_after = True
                 self.queue.clear()
-            if request.target.startswith(b"/_lb/"):
-                self._admin(request)
-                continue
-            self.exchange = Exchange(self.proxy, self, request)
-            self.exchange.start()
+            self.dispatch(request)
         if self.exchange is None:
             if self.close_after and self.transport is not None:
                 self.transport.close()
@@ -258,11 +272,9 @@ class ClientProtocol(asyncio.Protocol):
             self.queue.clear()
         self._next()
 
-    def _admin(self, request: Request) -> None:
-        status, content_type, body, extra = admin.handle(self.proxy, request.method, request.target)
-        head_only = request.method == "HEAD"
-        self.respond(status, content_type, body, request.forward.request_id, extra, head_only)
-        self.proxy.counters.observe(status, self.proxy.loop.time() - request.started)
+    def dispatch(self, request: Request) -> None:
+        """Act on one complete request (``public.PublicProtocol``, ``admin.AdminProtocol``)."""
+        raise NotImplementedError
 
     # -- local answers -----------------------------------------------------------------------
     def respond_problem(

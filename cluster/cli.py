@@ -88,6 +88,7 @@ def render_status(status: ClusterStatus, lb: dict[str, object] | None) -> str:
     lines = [
         f"runtime   {status.runtime}",
         f"balancer  {status.balancer}  ({'answers' if lb is not None else 'NOT answering'})",
+        f"admin     {status.admin or '-'}",
         f"redis     {status.redis}" + (f"  ({status.redis_server})" if status.redis_server else ""),
         f"{'node':<8}  {'url':<24}  {'pid':>7}  {'process':<8}  balancer",
     ]

@@ -42,6 +42,12 @@ class ClusterConfig:
     balancer_port: int = setting(
         "CLUSTER_BALANCER_PORT", integer(1), 8080, help="the balancer's port for clients"
     )
+    admin_port: int = setting(
+        "CLUSTER_ADMIN_PORT",
+        integer(1, 65535),
+        9901,
+        help="the balancer's admin listener (`/_lb/status`, `/_lb/metrics`), loopback only",
+    )
     node_port: int = setting(
         "CLUSTER_NODE_PORT", integer(1), 8081, help="port of node-1; node-i listens on +i-1"
     )
@@ -105,6 +111,10 @@ class ClusterConfig:
     @property
     def balancer_url(self) -> str:
         return f"http://{self.host}:{self.balancer_port}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://{self.host}:{self.admin_port}"
 
     @property
     def redis_url(self) -> str:

@@ -85,10 +85,10 @@ def chaos_command(
     ]  # fmt: skip
 
 
-def balancer_metrics(base_url: str) -> str:
-    """The balancer's Prometheus text (empty when it cannot be read)."""
+def balancer_metrics(admin_url: str) -> str:
+    """The balancer's Prometheus text from its admin listener (empty when it cannot be read)."""
     try:
-        with urllib.request.urlopen(f"{base_url}/_lb/metrics", timeout=5) as resp:
+        with urllib.request.urlopen(f"{admin_url}/_lb/metrics", timeout=5) as resp:
             return str(resp.read().decode())
     except OSError:
         return ""
@@ -159,7 +159,7 @@ def conclude(runtime: Runtime, balancer: str, out: Path, locust_rc: int, chaos_r
     """Read the counters, verify the orders, write the report, print the summary."""
     lb = runtime.balancer_status()
     (out / "balancer-status.json").write_text(json.dumps(lb, indent=2))
-    metrics = balancer_metrics(balancer)
+    metrics = balancer_metrics(runtime.status().admin)
     (out / "balancer-metrics.txt").write_text(metrics)
     invariants = [i.to_json() for i in verify(balancer, out / "acks.jsonl", DEMO_USERS)]
     counters = out / "locust-summary.json"

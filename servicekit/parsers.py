@@ -101,6 +101,20 @@ def matching(pattern: str, expected: str) -> Parser[str]:
     return text(expected, lambda raw: compiled.fullmatch(raw) is not None)
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ValueError(raw)
+    return value in _TRUE
+
+
+#: On or off: ``1``/``0`` (also ``true``/``false``, ``yes``/``no``, ``on``/``off``).
+BOOLEAN = Parser("1 or 0 (true/false, yes/no, on/off)", _boolean)
+
 #: A file system path.
 PATH = Parser("a path", Path)
 

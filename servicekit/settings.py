@@ -220,6 +220,8 @@ def _shown(spec: Setting[Any]) -> str:
     value = spec.default
     if value is None or value == ():
         return "unset"
+    if isinstance(value, bool):
+        return "`1`" if value else "`0`"
     if isinstance(value, tuple):
         value = ",".join(map(str, value))
     return f"`{value}`"

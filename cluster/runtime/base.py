@@ -95,12 +95,15 @@ class ClusterStatus:
     nodes: tuple[NodeInfo, ...]
     #: Which Redis server runs, for people (not in the JSON document): "redis-server 7.0.15 …".
     redis_server: str | None = None
+    #: The balancer's admin listener (``/_lb/status``, ``/_lb/metrics``), on loopback.
+    admin: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "runtime": self.runtime,
             "balancer": self.balancer,
             "redis": self.redis,
+            "admin": self.admin,
             "nodes": [node.to_json() for node in self.nodes],
         }
 
@@ -158,4 +161,4 @@ class Runtime(ABC):
 
     @abstractmethod
     def balancer_status(self) -> dict[str, Any]:
-        """The balancer's ``/_lb/status`` document."""
+        """The balancer's ``/_lb/status`` document, read from its admin listener."""

@@ -117,6 +117,8 @@ class LocalRuntime(Runtime):
         env = {
             "BALANCER_HOST": state.host,
             "BALANCER_PORT": str(port),
+            "BALANCER_ADMIN_HOST": state.host,
+            "BALANCER_ADMIN_PORT": str(self._admin_port(state)),
             "BALANCER_BACKENDS": backends(state),
         }
         argv = [self.config.python, "-m", "balancer"]
@@ -136,6 +138,7 @@ class LocalRuntime(Runtime):
     def _check_ports(self, nodes: int) -> None:
         cfg = self.config
         wanted = [("redis", cfg.redis_port), ("balancer", cfg.balancer_port)]
+        wanted.append(("balancer admin", cfg.admin_port))
         wanted += [(node_name(i), cfg.port_of(i)) for i in range(1, nodes + 1)]
         ports = [port for _, port in wanted]
         if len(set(ports)) != len(ports):
@@ -145,7 +148,8 @@ class LocalRuntime(Runtime):
                 raise PortInUse(
                     f"port {cfg.host}:{port} ({what}) is already in use: stop what listens "
                     "there (`cluster down` if it is an older cluster) or choose other ports "
-                    "(CLUSTER_BALANCER_PORT, CLUSTER_NODE_PORT, CLUSTER_REDIS_PORT)"
+                    "(CLUSTER_BALANCER_PORT, CLUSTER_ADMIN_PORT, CLUSTER_NODE_PORT, "
+                    "CLUSTER_REDIS_PORT)"
                 )
 
     def wait_ready(self, state: LocalState, urls: set[str]) -> None:
@@ -186,7 +190,13 @@ class LocalRuntime(Runtime):
             ensure_secret(secret)
             redis = self._spawn_redis(server)
             state = LocalState(
-                self.config.host, str(secret.resolve()), redis, None, (), server.describe()
+                self.config.host,
+                str(secret.resolve()),
+                redis,
+                None,
+                (),
+                redis_server=server.describe(),
+                admin_port=self.config.admin_port,
             )
             save_state(self.state_path, state)
             try:
@@ -233,7 +243,12 @@ class LocalRuntime(Runtime):
             redis=f"redis://{state.host}:{state.redis.port}/0",
             nodes=nodes,
             redis_server=state.redis_server or None,
+            admin=f"http://{state.host}:{self._admin_port(state)}",
         )
+
+    def _admin_port(self, state: LocalState | None) -> int:
+        """The admin port the balancer was started with (a state from before it: the config's)."""
+        return state.admin_port if state and state.admin_port else self.config.admin_port
 
     def processes(self) -> tuple[ProcRecord, ...]:
         """Every process of the running cluster (for ``status`` and the tests)."""
@@ -287,5 +302,5 @@ class LocalRuntime(Runtime):
 
     def balancer_status(self) -> dict[str, Any]:
         state = load_state(self.state_path)
-        port = state.balancer.port if state and state.balancer else self.config.balancer_port
-        return get_json(f"http://{self.config.host}:{port}/_lb/status")
+        admin = f"http://{self.config.host}:{self._admin_port(state)}"
+        return get_json(f"{admin}/_lb/status")

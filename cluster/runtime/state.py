@@ -49,6 +49,7 @@ class LocalState:
     nodes: tuple[ProcRecord, ...]
     #: Which Redis server ``up`` chose, in words (``cluster status`` shows it).
     redis_server: str = ""
+    admin_port: int | None = None  # the balancer's admin listener (None: not known yet)
 
     def processes(self) -> tuple[ProcRecord, ...]:
         """Every process, in the order ``down`` stops them (traffic first, data last)."""
@@ -78,6 +79,7 @@ class LocalState:
             "balancer": asdict(self.balancer) if self.balancer else None,
             "nodes": [asdict(n) for n in self.nodes],
             "redis_server": self.redis_server,
+            "admin_port": self.admin_port,
         }
 
     @classmethod
@@ -93,6 +95,7 @@ class LocalState:
                 balancer=ProcRecord(**balancer) if balancer else None,
                 nodes=tuple(ProcRecord(**n) for n in data["nodes"]),
                 redis_server=str(data.get("redis_server") or ""),
+                admin_port=data.get("admin_port"),
             )
         except (AttributeError, KeyError, TypeError) as exc:
             raise StateError(f"malformed cluster state: {exc}") from exc

@@ -19,7 +19,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from cluster.runtime import redis_server
-from cluster.runtime.net import free_port, free_ports
+from cluster.runtime.net import free_ports
 
 PY = sys.executable
 
@@ -111,10 +111,11 @@ def start_backends(stack: ExitStack, kind: str, work: Path) -> list[int]:
 
 def start_balancer(stack: ExitStack, ports: list[int], work: Path, threads: int) -> tuple[int, int]:
     """This balancer in front of ``ports``; its port and pid once every backend is up."""
-    port = free_port()
+    port, admin = free_ports(2)
     env = {
         "BALANCER_HOST": "127.0.0.1",
         "BALANCER_PORT": str(port),
+        "BALANCER_ADMIN_PORT": str(admin),
         "LOG_LEVEL": "WARNING",
         "BALANCER_BACKENDS": ",".join(f"http://127.0.0.1:{p}" for p in ports),
     }
@@ -122,7 +123,7 @@ def start_balancer(stack: ExitStack, ports: list[int], work: Path, threads: int)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_lb/status", timeout=1) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/_lb/status", timeout=1) as r:
                 if all(b["state"] == "up" for b in json.load(r)["backends"]):
                     return port, proc.pid
         except OSError:

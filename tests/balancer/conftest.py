@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEST_CONFIG = BalancerConfig(
     host="127.0.0.1",
     port=0,
+    admin_port=0,  # the admin listener on a port the OS picks (``Balancer.admin_port``)
     health_interval=0.1,
     health_timeout=1.0,
     connect_timeout=1.0,
@@ -164,3 +165,8 @@ async def wait_until(condition: Callable[[], bool], within: float = 15.0) -> Non
 
 def lb_url(balancer: Balancer, path: str = "") -> str:
     return f"http://127.0.0.1:{balancer.port}{path}"
+
+
+def admin_url(balancer: Balancer, path: str = "") -> str:
+    """The admin listener's URL (``/_lb/status``, ``/_lb/metrics``)."""
+    return f"http://127.0.0.1:{balancer.admin_port}{path}"

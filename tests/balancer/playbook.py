@@ -1,8 +1,9 @@
 """The proxy core in memory: events in, effects out (mitmproxy's ``Playbook`` is the model).
 
-The real ``ClientProtocol``, ``Exchange`` and ``UpstreamProtocol`` run on a fake loop (a clock
-the test moves, timers that fire when it does) over fake transports, with a fake ``Dial`` in
-place of ``upstream.Dialer``: no socket, no sleep. A test reads as a script::
+The real ``PublicProtocol`` (the public port's ``server.ClientProtocol``), ``Exchange`` and
+``UpstreamProtocol`` run on a fake loop (a clock the test moves, timers that fire when it does)
+over fake transports, with a fake ``Dial`` in place of ``upstream.Dialer``: no socket, no sleep.
+A test reads as a script::
 
     pb = Playbook("a", "b")
     pb >> ClientSends(GET) << Dial("a")
@@ -26,8 +27,8 @@ from typing import Any, cast
 from balancer.config import BalancerConfig
 from balancer.context import Proxy
 from balancer.pool import Pool
+from balancer.public import PublicProtocol
 from balancer.seams import Connecting
-from balancer.server import ClientProtocol
 from balancer.upstream import UpstreamProtocol
 
 CONFIG = BalancerConfig(
@@ -194,6 +195,9 @@ class FakeTransport:
     def is_closing(self) -> bool:
         return self.closing
 
+    def can_write_eof(self) -> bool:
+        return False  # rejections close at once (no lingering close in memory)
+
     def close(self, aborted: bool = False) -> None:
         if self.closing:
             return
@@ -231,7 +235,7 @@ class Playbook:
         pool.refresh()
         self.proxy = Proxy(self.config, pool, cast(Any, self.loop), self._dial)
         self._watch_ejections(pool)
-        self.client = ClientProtocol(self.proxy)
+        self.client = PublicProtocol(self.proxy)
         self.client.connection_made(cast(Any, FakeTransport(self, self.client, None)))
 
     def _watch_ejections(self, pool: Pool) -> None:

@@ -61,7 +61,7 @@ async def under_load(
     backends: Backends, start_balancer: StartBalancer, signum: int, loop_factory: str
 ) -> tuple[list[object], Backends, int]:
     started = backends.start(3)
-    balancer = await start_balancer([b.url for b in started])
+    balancer = await start_balancer([b.url for b in started], explain=True)  # X-LB-Explain
     stop = asyncio.Event()
     seen: list[object] = []
     async with aiohttp.ClientSession() as session:

@@ -1,5 +1,6 @@
 """The client side on raw sockets: framing of the balancer's own answers, client timeouts,
-``Host`` for HTTP/1.0 clients, and ``X-Served-By: balancer`` on local answers."""
+``Host`` for HTTP/1.0 clients, ``X-Served-By: balancer`` on local answers, and what counts
+toward the header limit when head and body share a write (issue 10, items 1 and 3)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ async def test_head_on_admin_sends_no_body_and_keeps_the_connection_framed(
     shared_backends: list[Backend], start_balancer: StartBalancer, path: str
 ) -> None:
     balancer = await start_balancer([shared_backends[0].url])
-    streams = await connect(balancer.port)
+    assert balancer.admin_port is not None
+    streams = await connect(balancer.admin_port)
     target = path.encode()
     status, headers, _ = await request(
         streams, b"HEAD %s HTTP/1.1\r\nHost: x\r\n\r\n" % target, head_only=True
@@ -73,7 +75,8 @@ async def test_admin_405_names_the_allowed_methods(
     shared_backends: list[Backend], start_balancer: StartBalancer
 ) -> None:
     balancer = await start_balancer([shared_backends[0].url])
-    streams = await connect(balancer.port)
+    assert balancer.admin_port is not None
+    streams = await connect(balancer.admin_port)
     raw = b"POST /_lb/status HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
     status, headers, body = await request(streams, raw)
     streams[1].close()
@@ -95,7 +98,7 @@ async def test_head_answered_503_by_the_balancer_has_no_body(
     assert status == 503 and int(headers["content-length"]) > 0
     status, _, body = await request(streams, b"GET /_lb/status HTTP/1.1\r\nHost: x\r\n\r\n")
     streams[1].close()
-    assert status == 200 and "backends" in json.loads(body)
+    assert status == 404 and json.loads(body)["status"] == 404  # read as framed: no body before
 
 
 # -- 2. client timeouts -----------------------------------------------------------------------
@@ -199,8 +202,8 @@ async def test_local_answers_say_the_balancer_served_them(
     balancer = await start_balancer([backend.url], max_body=10, max_header=1024)
     answers = {}
     for raw in (
-        b"GET /_lb/status HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /_lb/nothing HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /_lb/status HTTP/1.1\r\nHost: x\r\n\r\n",  # 404 on the public port
+        b"GET /x HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
         b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n",
         b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 2000 + b"\r\n\r\n",
     ):
@@ -216,4 +219,62 @@ async def test_local_answers_say_the_balancer_served_them(
     status, headers, _ = await request(streams, b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
     streams[1].close()
     answers[status] = headers.get("x-served-by")
-    assert answers == {s: "balancer" for s in (200, 404, 413, 431, 503)}
+    assert answers == {s: "balancer" for s in (400, 404, 413, 431, 503)}
+
+
+# -- 5. only header bytes count toward BALANCER_MAX_HEADER (head and body in one write) --------
+@pytest.mark.parametrize("size", [40_000, 100_000, 1 << 20])
+async def test_a_body_written_with_its_head_is_forwarded(
+    shared_backends: list[Backend], start_balancer: StartBalancer, size: int
+) -> None:
+    balancer = await start_balancer([shared_backends[0].url])
+    body = b'{"username":"' + b"u" * (size - 15) + b'"}'
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    streams = await connect(balancer.port)
+    status, _, answer = await request(streams, head + body)  # one write
+    streams[1].close()
+    assert status == 200 and json.loads(answer)["body_length"] == size
+
+
+async def test_a_body_over_the_limit_written_with_its_head_gets_413(
+    shared_backends: list[Backend], start_balancer: StartBalancer
+) -> None:
+    balancer = await start_balancer([shared_backends[0].url])
+    body = b"b" * ((1 << 20) + 1)
+    head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    reader, writer = await connect(balancer.port)
+    writer.write(head + body)
+    status, headers, answer = await read_response(reader)
+    writer.close()
+    assert status == 413 and headers["x-served-by"] == "balancer"
+    assert "BALANCER_MAX_BODY=1048576" in json.loads(answer)["detail"]
+
+
+async def test_1200_pipelined_gets_in_one_write_are_all_answered_in_order(
+    shared_backends: list[Backend], start_balancer: StartBalancer
+) -> None:
+    balancer = await start_balancer([shared_backends[0].url])
+    raw = b"".join(b"GET /echo?i=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(1200))
+    assert len(raw) > 40_000
+    reader, writer = await connect(balancer.port)
+    writer.write(raw)
+    for i in range(1200):
+        status, _, body = await read_response(reader)
+        assert (status, json.loads(body)["path"]) == (200, f"/echo?i={i}")
+    writer.close()
+
+
+# -- 6. two Host headers: the balancer's 400, not the node's plain one -----------------------
+async def test_duplicate_host_is_answered_400_problem_by_the_balancer(
+    shared_backends: list[Backend], start_balancer: StartBalancer
+) -> None:
+    balancer = await start_balancer([shared_backends[0].url])
+    reader, writer = await connect(balancer.port)
+    writer.write(b"GET /echo HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+    raw = await closed_within(reader, 10)
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"X-Served-By: balancer" in head
+    assert b"Content-Type: application/problem+json" in head
+    assert "Host" in json.loads(body)["detail"]
+    assert balancer.proxy.pool.backends[0].counts.requests == 0

@@ -23,6 +23,16 @@ def test_defaults() -> None:
     assert (config.try_timeout, config.request_timeout, config.eject_consecutive) == (3.0, 30.0, 3)
 
 
+def test_admin_listener_and_explain() -> None:
+    config = BalancerConfig.from_env(BACKENDS)
+    assert (config.admin_host, config.admin_port, config.explain) == ("127.0.0.1", 9901, False)
+    env = {**BACKENDS, "BALANCER_ADMIN_PORT": "0", "BALANCER_EXPLAIN": "1"}
+    config = BalancerConfig.from_env(env)
+    assert config.admin_port is None and config.explain is True  # 0: no admin listener
+    with pytest.raises(SettingError, match="BALANCER_ADMIN_PORT"):
+        BalancerConfig.from_env({**BACKENDS, "BALANCER_ADMIN_PORT": "65536"})
+
+
 def test_client_timeouts() -> None:
     env = {**BACKENDS, "BALANCER_CLIENT_IDLE_TIMEOUT": "5", "BALANCER_CLIENT_HEADER_TIMEOUT": "2.5"}
     config = BalancerConfig.from_env(env)

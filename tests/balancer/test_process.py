@@ -52,11 +52,12 @@ def test_a_bad_setting_stops_it_with_one_line(env: dict[str, str], named: str) -
 @pytest.mark.slow
 def test_sigterm_lets_in_flight_requests_finish(backends: Backends) -> None:
     (backend,) = backends.start(1)
-    port = free_port()
+    port, admin = free_port(), free_port()
     proc = run_balancer(
         {
             "BALANCER_HOST": "127.0.0.1",
             "BALANCER_PORT": str(port),
+            "BALANCER_ADMIN_PORT": str(admin),
             "BALANCER_BACKENDS": backend.url,
             "BALANCER_HEALTH_INTERVAL": "0.1",
         }
@@ -65,7 +66,8 @@ def test_sigterm_lets_in_flight_requests_finish(backends: Backends) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_lb/status", timeout=2) as r:
+                status_url = f"http://127.0.0.1:{admin}/_lb/status"
+                with urllib.request.urlopen(status_url, timeout=2) as r:
                     if json.load(r)["backends"][0]["state"] == "up":
                         break
             except OSError:
@@ -99,18 +101,19 @@ def test_sigterm_lets_in_flight_requests_finish(backends: Backends) -> None:
             proc.wait(timeout=10)
 
 
-def test_a_port_in_use_is_reported() -> None:
+@pytest.mark.parametrize("which", ["BALANCER_PORT", "BALANCER_ADMIN_PORT"])
+def test_a_port_in_use_is_reported(which: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = run_balancer(
-            {
-                "BALANCER_HOST": "127.0.0.1",
-                "BALANCER_PORT": str(port),
-                "BALANCER_BACKENDS": "http://127.0.0.1:1",
-            }
-        )
+        env = {
+            "BALANCER_HOST": "127.0.0.1",
+            "BALANCER_PORT": str(free_port()),
+            "BALANCER_ADMIN_PORT": str(free_port()),
+            "BALANCER_BACKENDS": "http://127.0.0.1:1",
+        }
+        proc = run_balancer({**env, which: str(port)})
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
-    assert f"error: cannot listen on 127.0.0.1:{port}" in err
+    assert "error: cannot listen on 127.0.0.1:" in err and f"127.0.0.1:{port}" in err

@@ -11,7 +11,14 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from tests.balancer.conftest import Backend, Backends, StartBalancer, lb_url, wait_until
+from tests.balancer.conftest import (
+    Backend,
+    Backends,
+    StartBalancer,
+    admin_url,
+    lb_url,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -138,7 +145,9 @@ async def test_explain_says_how_a_request_was_routed(
     backends: Backends, start_balancer: StartBalancer
 ) -> None:
     started = backends.start(2)
-    balancer = await start_balancer([b.url for b in started], health_interval=5.0, rise=1)
+    balancer = await start_balancer(
+        [b.url for b in started], health_interval=5.0, rise=1, explain=True
+    )
     started[0].signal(signal.SIGKILL)
     started[0].proc.wait(timeout=10)
     explained = []
@@ -161,12 +170,15 @@ async def test_status_and_metrics(
         for _ in range(4):
             async with session.get(lb_url(balancer, "/healthz")) as r:
                 assert r.status == 200
-        async with session.get(lb_url(balancer, "/_lb/status")) as r:
+        async with session.get(admin_url(balancer, "/_lb/status")) as r:
             status = await r.json()
-        async with session.get(lb_url(balancer, "/_lb/metrics")) as r:
+        async with session.get(admin_url(balancer, "/_lb/metrics")) as r:
             metrics = await r.text()
-        async with session.get(lb_url(balancer, "/_lb/nothing")) as r:
-            assert r.status == 404 and r.headers["X-Served-By"] == "balancer"  # not proxied
+        async with session.get(admin_url(balancer, "/_lb/nothing")) as r:
+            assert r.status == 404 and r.headers["X-Served-By"] == "balancer"
+            assert r.content_type == "application/problem+json"
+        async with session.get(lb_url(balancer, "/_lb/status")) as r:  # not on the public port
+            assert r.status == 404 and r.headers["X-Served-By"] == "balancer"
     assert status["strategy"] == "round_robin" and status["retries"] == 0
     assert [b["name"] for b in status["backends"]] == ["stand-in-1", "stand-in-2"]
     for entry, backend in zip(status["backends"], started, strict=True):
@@ -190,7 +202,7 @@ async def test_nothing_up_answers_503_quickly(
     backends: Backends, start_balancer: StartBalancer
 ) -> None:
     started = backends.start(2)
-    balancer = await start_balancer([b.url for b in started])
+    balancer = await start_balancer([b.url for b in started], explain=True)
     for backend in started:
         backend.signal(signal.SIGKILL)
         backend.proc.wait(timeout=10)
@@ -227,7 +239,7 @@ async def test_nothing_up_still_tries_the_least_recently_failed(
 async def test_a_503_is_retried_elsewhere_then_passed_on(
     shared_backends: list[Backend], start_balancer: StartBalancer
 ) -> None:
-    balancer = await start_balancer([b.url for b in shared_backends])
+    balancer = await start_balancer([b.url for b in shared_backends], explain=True)
     async with (
         aiohttp.ClientSession() as session,
         session.get(lb_url(balancer, "/status/503"), headers={"X-LB-Explain": "1"}) as r,

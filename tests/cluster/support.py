@@ -35,10 +35,11 @@ ACCOUNTS = DEMO_USERS
 
 
 def cluster_config(state_dir: Path, nodes: int) -> ClusterConfig:
-    balancer, redis, *node_ports = free_ports(nodes + 2)
+    balancer, admin, redis, *node_ports = free_ports(nodes + 3)
     return ClusterConfig(
         state_dir=state_dir,
         balancer_port=balancer,
+        admin_port=admin,
         redis_port=redis,
         node_ports=tuple(node_ports),
         nodes=nodes,

@@ -29,6 +29,7 @@ def test_defaults_are_the_design_ports() -> None:
     config = ClusterConfig.from_env({})
     assert (config.balancer_port, config.port_of(1), config.port_of(3)) == (8080, 8081, 8083)
     assert config.redis_url == "redis://127.0.0.1:6390/0"
+    assert config.admin_url == "http://127.0.0.1:9901"  # the balancer's admin listener
     assert config.state_dir == Path(".cluster")
     assert (config.nodes, config.revocation, config.drain_seconds, config.runtime) == (
         3,
@@ -46,6 +47,7 @@ def test_every_port_and_the_state_dir_can_be_overridden() -> None:
             "CLUSTER_BALANCER_PORT": "18080",
             "CLUSTER_NODE_PORTS": "19001,19005",
             "CLUSTER_REDIS_PORT": "16390",
+            "CLUSTER_ADMIN_PORT": "19901",
             "NODES": "2",
             "DRAIN_SECONDS": "0.5",
             "RUNTIME": "docker",
@@ -53,7 +55,7 @@ def test_every_port_and_the_state_dir_can_be_overridden() -> None:
         }
     )
     assert (config.drain_seconds, config.runtime, config.ready_timeout) == (0.5, "docker", 5.0)
-    assert config.state_dir == Path("/tmp/x")
+    assert config.state_dir == Path("/tmp/x") and config.admin_port == 19901
     assert (config.port_of(1), config.port_of(2)) == (19001, 19005)
     assert (config.balancer_url, config.redis_port, config.nodes) == (
         "http://127.0.0.1:18080",
@@ -156,6 +158,7 @@ def test_render_status_shows_the_balancer_view() -> None:
             NodeInfo("node-1", "http://127.0.0.1:8081", 10, None, NodeState.RUNNING),
             NodeInfo("node-2", "http://127.0.0.1:8082", 11, None, NodeState.PAUSED),
         ),
+        admin="http://127.0.0.1:9901",
     )
     lb = {"backends": [{"url": "http://127.0.0.1:8081", "state": "up"},
                        {"url": "http://127.0.0.1:8082", "state": "down"}]}  # fmt: skip
@@ -163,6 +166,8 @@ def test_render_status_shows_the_balancer_view() -> None:
     assert lines[-2].split()[-2:] == ["running", "up"]
     assert lines[-1].split()[-2:] == ["paused", "down"]
     assert "NOT answering" in render_status(status, None)
+    assert "admin     http://127.0.0.1:9901" in render_status(status, lb)
+    assert status.to_json()["admin"] == "http://127.0.0.1:9901"
     assert status.to_json()["nodes"][1] == {
         "name": "node-2", "url": "http://127.0.0.1:8082", "pid": 11, "container": None,
         "state": "paused",

@@ -12,6 +12,8 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,9 +76,15 @@ def test_status_json_is_the_design_shape(cluster: LocalRuntime) -> None:
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     status = json.loads(out.stdout)
-    assert set(status) == {"runtime", "balancer", "redis", "nodes"}
+    assert set(status) == {"runtime", "balancer", "redis", "admin", "nodes"}
     assert status["runtime"] == "local"
     assert status["balancer"] == f"http://127.0.0.1:{cluster.config.balancer_port}"
+    assert status["admin"] == f"http://127.0.0.1:{cluster.config.admin_port}"
+    with urllib.request.urlopen(status["admin"] + "/_lb/status", timeout=10) as answer:
+        assert len(json.load(answer)["backends"]) == 3
+    with pytest.raises(urllib.error.HTTPError) as public:  # not on the public port
+        urllib.request.urlopen(status["balancer"] + "/_lb/status", timeout=10)
+    assert public.value.code == 404
     assert status["redis"] == f"redis://127.0.0.1:{cluster.config.redis_port}/0"
     assert [n["name"] for n in status["nodes"]] == ["node-1", "node-2", "node-3"]
     for node in status["nodes"]:

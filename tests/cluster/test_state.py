@@ -34,6 +34,7 @@ def state(*nodes: ProcRecord) -> LocalState:
         redis=record("redis", 6390, 10),
         balancer=record("balancer", 8080, 11),
         nodes=nodes,
+        admin_port=9901,
     )
 
 
@@ -61,6 +62,8 @@ def test_state_round_trips_through_the_file(tmp_path: Path) -> None:
     save_state(path, original)
     assert load_state(path) == original
     assert not path.with_suffix(".tmp").exists()
+    older = {k: v for k, v in original.to_json().items() if k != "admin_port"}
+    assert LocalState.from_json(older).admin_port is None  # a state from before the admin port
 
 
 def test_no_state_file_means_no_cluster(tmp_path: Path) -> None:

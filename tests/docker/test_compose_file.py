@@ -40,6 +40,13 @@ def test_images_port_and_replicas_come_from_the_environment(tmp_path: Path) -> N
     assert "replicas: 4" in out
 
 
+def test_the_admin_port_is_published_on_loopback_only(tmp_path: Path) -> None:
+    out = compose_config(tmp_path, BALANCER_ADMIN_PUBLISH_PORT="19911")
+    assert "127.0.0.1:19911:9901" in out  # never on every interface of the host
+    assert "BALANCER_ADMIN_HOST: 0.0.0.0" in out  # inside the container, so Docker can reach it
+    assert "127.0.0.1:9901:9901" in compose_config(tmp_path)  # the default
+
+
 def test_defaults_and_the_swarm_deployment_keys(tmp_path: Path) -> None:
     out = compose_config(tmp_path)
     for needle in (

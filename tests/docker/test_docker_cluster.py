@@ -17,6 +17,8 @@ import secrets
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerRuntime]
     config = ClusterConfig(
         state_dir=tmp_path_factory.mktemp("docker"),
         balancer_port=free_port(),
+        admin_port=free_port(),  # published on 127.0.0.1 (never the default 9901 here)
         nodes=3,
         drain_seconds=2.0,
         ready_timeout=120.0,  # container starts are slow on a loaded 2-core machine
@@ -128,6 +131,7 @@ def test_up_runs_three_node_containers_found_by_labels(runtime: DockerRuntime) -
     status = json.loads(out.stdout)
     assert status["runtime"] == "docker"
     assert status["balancer"] == f"http://127.0.0.1:{runtime.config.balancer_port}"
+    assert status["admin"] == f"http://127.0.0.1:{runtime.config.admin_port}"
     assert status["redis"].startswith("redis://")
     assert [n["name"] for n in status["nodes"]] == ["node-1", "node-2", "node-3"]
     for node in status["nodes"]:
@@ -135,7 +139,21 @@ def test_up_runs_three_node_containers_found_by_labels(runtime: DockerRuntime) -
         assert node["container"].startswith(runtime.settings.project)
     services = sorted(c.labels["com.docker.compose.service"] for c in runtime.containers())
     assert services == ["balancer", "node", "node", "node", "redis"]
-    assert {b["state"] for b in runtime.balancer_status()["backends"]} == {"up"}
+    assert {b["state"] for b in runtime.balancer_status()["backends"]} == {"up"}  # admin port
+    with pytest.raises(urllib.error.HTTPError) as public:  # not on the public port
+        urllib.request.urlopen(status["balancer"] + "/_lb/status", timeout=10)
+    assert public.value.code == 404
+
+
+def test_the_balancer_container_turns_healthy_through_its_admin_port(
+    runtime: DockerRuntime,
+) -> None:
+    (balancer,) = runtime.containers("balancer")
+    deadline = time.monotonic() + 60
+    while balancer.attrs["State"]["Health"]["Status"] != "healthy":
+        assert time.monotonic() < deadline, balancer.attrs["State"]["Health"]
+        time.sleep(1)
+        balancer.reload()
 
 
 def test_the_balancer_spreads_evenly_over_the_containers(

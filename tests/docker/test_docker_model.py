@@ -66,6 +66,9 @@ def test_published_port() -> None:
     assert published_port(attrs) == 18080
     assert published_port({"NetworkSettings": {"Ports": {"8080/tcp": None}}}) is None
     assert published_port({}) is None
+    admin = {"HostIp": "127.0.0.1", "HostPort": "19901"}
+    attrs["NetworkSettings"]["Ports"]["9901/tcp"] = [admin]
+    assert published_port(attrs, 9901) == 19901
 
 
 def test_compose_command_prefers_the_plugin() -> None:
@@ -93,11 +96,13 @@ def test_compose_env_sets_the_file_variables_and_drops_an_inline_secret() -> Non
         revocation="none",
         drain_seconds=2.0,
         extra=(("LOG_LEVEL", "DEBUG"),),
+        admin_publish_port=19901,
     )
     assert "JWT_SECRET" not in env
     assert env["PATH"] == "/bin"
     assert env["APP_IMAGE"] == "app:1" and env["REDIS_IMAGE"] == "redis:x"
     assert env["BALANCER_PUBLISH_PORT"] == "18080"
+    assert env["BALANCER_ADMIN_PUBLISH_PORT"] == "19901"
     assert env["JWT_SECRET_HOST_FILE"] == "/s/jwt"
     assert env["NODES"] == "3" and env["REVOCATION"] == "none"
     assert env["DRAIN_SECONDS"] == "2" and env["LOG_LEVEL"] == "DEBUG"

@@ -28,7 +28,8 @@ def test_full_speed_chaos_on_containers(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", project)  # chaos-kill finds the same project
     settings = dataclasses.replace(DockerSettings.from_env(), project=project)
     config = ClusterConfig(state_dir=tmp_path / "state", balancer_port=free_port(), nodes=3,
-                           drain_seconds=2.0, ready_timeout=120.0)  # fmt: skip
+                           admin_port=free_port(), drain_seconds=2.0,
+                           ready_timeout=120.0)  # fmt: skip
     runtime = DockerRuntime(config, settings)
     require(runtime.image_present(settings.app_image), f"the image {settings.app_image}")
     status = runtime.up(3)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from servicekit.parsers import (
+    BOOLEAN,
     PATH,
     Parser,
     choice,
@@ -162,6 +163,15 @@ def test_parsers_on_their_own() -> None:
     assert number(None, 2.5).expected == "a number <= 2.5"
     assert integer(60, 30 * 86400).expected == "an integer from 60 to 2592000"
     assert choice(("X",), upper=True).convert("x") == "X"
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("1", True), (" On ", True), ("0", False), ("no", False)]
+)
+def test_boolean(raw: str, value: bool) -> None:
+    assert BOOLEAN.convert(raw) is value
+    with pytest.raises(ValueError):
+        BOOLEAN.convert("2")
 
 
 def test_spec_of_validates_a_value_given_in_code() -> None:

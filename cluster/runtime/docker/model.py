@@ -23,6 +23,8 @@ REDIS_SERVICE = "redis"
 NETWORK = "backplane"
 NODE_PORT = 8000
 BALANCER_PORT = 8080
+#: The balancer's admin listener inside its container (published on the host's loopback only).
+ADMIN_PORT = 9901
 
 # Docker's container states, as ``status --json`` reports them.
 _STATES = {
@@ -108,6 +110,7 @@ def compose_env(
     revocation: str,
     drain_seconds: float | None,
     extra: Sequence[tuple[str, str]] = (),
+    admin_publish_port: int | None = None,
 ) -> dict[str, str]:
     """The environment Compose interpolates compose/compose.yaml with."""
     env = dict(base)
@@ -122,6 +125,8 @@ def compose_env(
     )
     if drain_seconds is not None:
         env["DRAIN_SECONDS"] = f"{drain_seconds:g}"
+    if admin_publish_port is not None:
+        env["BALANCER_ADMIN_PUBLISH_PORT"] = str(admin_publish_port)
     env.update(dict(extra))
     return env
 

@@ -46,6 +46,8 @@ from cluster.runtime.docker.compose import (
 )
 from cluster.runtime.docker.config import DockerSettings
 from cluster.runtime.docker.model import (
+    ADMIN_PORT,
+    BALANCER_PORT,
     BALANCER_SERVICE,
     NETWORK,
     NODE_SERVICE,
@@ -110,6 +112,7 @@ class DockerRuntime(Runtime):
             revocation=self.config.revocation,
             drain_seconds=self.config.drain_seconds,
             extra=self.settings.extra_env,
+            admin_publish_port=self.config.admin_port,
         )
 
     def _compose(self, args: list[str], nodes: int) -> str:
@@ -165,6 +168,11 @@ class DockerRuntime(Runtime):
         port = self.config.balancer_port
         if not (port_free("0.0.0.0", port) and port_free(self.config.host, port)):
             raise PortInUse(f"port {port} (balancer) is in use: CLUSTER_BALANCER_PORT=<free port>")
+        if not port_free("127.0.0.1", self.config.admin_port):
+            raise PortInUse(
+                f"port {self.config.admin_port} (balancer admin) is in use: "
+                "CLUSTER_ADMIN_PORT=<free port>"
+            )
         try:
             self._compose(["up", "-d", "--no-build", "--scale", f"{NODE_SERVICE}={nodes}"], nodes)
             self.wait_ready(self._urls())
@@ -210,12 +218,20 @@ class DockerRuntime(Runtime):
             balancer=f"http://{self.config.host}:{self._balancer_port()}",
             redis=f"redis://{redis_ip or REDIS_SERVICE}:6379/0",
             nodes=nodes,
+            admin=self._admin_url(),
         )
 
-    def _balancer_port(self) -> int:
+    def _balancer_port(self, inside: int = BALANCER_PORT) -> int:
+        """The host port published for the balancer container's ``inside`` port."""
         balancer = self._one(BALANCER_SERVICE)
-        port = published_port(balancer.attrs) if balancer is not None else None
-        return port or self.config.balancer_port
+        port = published_port(balancer.attrs, inside) if balancer is not None else None
+        return port or (
+            self.config.admin_port if inside == ADMIN_PORT else self.config.balancer_port
+        )
+
+    def _admin_url(self) -> str:
+        """The admin listener, published on the host's loopback only (compose/compose.yaml)."""
+        return f"http://127.0.0.1:{self._balancer_port(ADMIN_PORT)}"
 
     def signal(self, node: str, signal: Action) -> None:
         import docker
@@ -279,7 +295,7 @@ class DockerRuntime(Runtime):
         return {c.attrs["Config"]["Hostname"]: name for name, c in self._node_containers().items()}
 
     def balancer_status(self) -> dict[str, Any]:
-        return get_json(f"http://{self.config.host}:{self._balancer_port()}/_lb/status")
+        return get_json(f"{self._admin_url()}/_lb/status")
 
     # -- waiting ---------------------------------------------------------------------------------
 

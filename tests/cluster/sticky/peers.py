@@ -111,17 +111,18 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def balancer(backends: Backends) -> Iterator[str]:
     """This project's balancer in front of ``backends``, once it reports every one up."""
-    port = free_port()
+    port, admin = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BALANCER_")}
     env |= {
         "BALANCER_HOST": "127.0.0.1",
         "BALANCER_PORT": str(port),
+        "BALANCER_ADMIN_PORT": str(admin),
         "BALANCER_BACKENDS": ",".join(f"http://{a}" for a in backends.addresses),
         "BALANCER_HEALTH_INTERVAL": "0.1",
         "LOG_LEVEL": "WARNING",
     }
     with process([sys.executable, "-m", "balancer"], port, env) as url:
-        _wait_all_up(f"{url}_lb/status", len(backends.servers))
+        _wait_all_up(f"http://127.0.0.1:{admin}/_lb/status", len(backends.servers))
         yield url
 
 

@@ -110,6 +110,9 @@ def _resource_paths() -> dict[str, Any]:
     return {
         "/users/{id}": {"get": _op("A user (only oneself)", _ok("200", "The user", "User"),
                                    "401 403 404 503", parameters=[_ID])},
+        "/users/{id}/profile": {"get": _op(
+            "What a lean token leaves out (roles, profile), from Redis, cached per node",
+            _ok("200", "The profile", "Profile"), "401 403 404 503", parameters=[_ID])},
         "/users/{id}/orders": {
             "get": _op("The user's orders, oldest first", _ok("200", "A page", "OrderList"),
                        "400 401 403 503", parameters=[_ID, *_PAGE]),
@@ -169,6 +172,8 @@ def _schemas() -> dict[str, Any]:
                       "expires_in": integer}),
         "Whoami": obj({"sub": string, "jti": string, "exp": integer, "node": string}),
         "User": obj({"id": string, "name": string}),
+        "Profile": obj({"id": string, "profile": {"type": "object"},
+                        "cached": {"type": "boolean"}}),
         "OrderInput": obj(order_input, closed=True),
         "Order": obj(order),
         "OrderList": obj({"orders": {"type": "array", "items": {"$ref": _REF + "Order"}},

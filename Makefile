@@ -95,6 +95,9 @@ bench-overload: $(STAMP)  ## logins offered vs served (capacity curve), this bal
 paradox: $(STAMP)  ## the revocation modes measured side by side
 	$(BIN)/paradox $(PARADOX_ARGS)
 
+bloat: $(STAMP)  ## fat JWTs (0-1000 roles) vs the lean token + profile from Redis; where each breaks
+	$(BIN)/python -m loadtest.bloat.run $(BLOAT_ARGS)
+
 csrf: $(STAMP)  ## Cookie vs Bearer in headless Chromium, against an attacker page on another site
 	$(BIN)/python -m loadtest.csrf.run
 

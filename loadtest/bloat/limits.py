@@ -59,7 +59,7 @@ def passes(status: int | None) -> bool:
     return status is not None and status not in (400, 413, 431, 494)
 
 
-def most_that_fit(size_of: Callable[[int], int], limit: int, ceiling: int = 100_000) -> int:
+def most_that_fit(size_of: Callable[[int], int], limit: int, ceiling: int = 5000) -> int:
     """The largest ``n`` with ``size_of(n) <= limit`` (``size_of`` grows with ``n``)."""
     lo, hi = 0, ceiling
     if size_of(hi) <= limit:

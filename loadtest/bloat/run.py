@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import redis
@@ -99,11 +100,12 @@ def run_throughput(args: argparse.Namespace, nodes: Nodes) -> list[dict[str, Any
     rows = []
     for name, target in targets.items():
         row: dict[str, Any] = {"target": name, "header_bytes": len(headers[name][0])}
-        if name in results:
-            runs = sorted(results[name], key=lambda run: run[0].requests_per_s)
-            result, cpu = runs[len(runs) // 2]
-            row |= {"status": 200, "rps": result.requests_per_s, "p99_ms": result.p99_ms,
-                    "cpu_us": cpu, "errors": result.errors}  # fmt: skip
+        if name in results:  # the median of each figure over the rounds
+            runs = results[name]
+            row |= {"status": 200, "rps": median(r.requests_per_s for r, _ in runs),
+                    "p99_ms": median(r.p99_ms for r, _ in runs),
+                    "cpu_us": median(cpu for _, cpu in runs),
+                    "errors": sum(r.errors for r, _ in runs)}  # fmt: skip
         else:
             row["status"] = target[2]
         rows.append(row)

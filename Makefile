@@ -18,7 +18,8 @@ LOAD_HOST ?= http://127.0.0.1:8080
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test lint fmt demo cluster-up cluster-down cluster-status load chaos \
-        bench-balancer bench-node paradox images clean fullspeed docs bench-overload
+        bench-balancer bench-node paradox images clean fullspeed docs bench-overload \
+        bloat csrf
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -93,6 +94,12 @@ bench-overload: $(STAMP)  ## logins offered vs served (capacity curve), this bal
 
 paradox: $(STAMP)  ## the revocation modes measured side by side
 	$(BIN)/paradox $(PARADOX_ARGS)
+
+bloat: $(STAMP)  ## fat JWTs (0-1000 roles) vs the lean token + profile from Redis; where each breaks
+	$(BIN)/python -m loadtest.bloat.run $(BLOAT_ARGS)
+
+csrf: $(STAMP)  ## Cookie vs Bearer in headless Chromium, against an attacker page on another site
+	$(BIN)/python -m loadtest.csrf.run
 
 images:  ## build the container images (official base, or offline when no registry answers)
 	@compose/images.sh

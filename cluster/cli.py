@@ -6,6 +6,7 @@
     cluster scale 5
     cluster down
     cluster check-sticky URL [--requests N] [--manifest FILE]   (cluster/sticky/cli.py)
+    cluster trace ID [--logs DIR] [--json]                      (cluster/trace/cli.py)
 
 Ports and the state directory come from ``CLUSTER_*`` variables (see ``cluster.config``) or
 from the options below, so that tests run a whole cluster on free ports in a temp dir.
@@ -24,6 +25,7 @@ from cluster.config import ClusterConfig
 from cluster.runtime.base import ClusterError, ClusterStatus, Runtime
 from cluster.runtime.choice import RUNTIMES, find_runtime, get_runtime
 from cluster.sticky.cli import main as check_sticky
+from cluster.trace.cli import main as trace
 from servicekit.settings import SettingError
 
 
@@ -56,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     scale = sub.add_parser("scale", parents=[common], help="run this many nodes")
     scale.add_argument("count", type=int)
     sub.add_parser("check-sticky", help="does a balancer pin clients? (check-sticky --help)")
+    sub.add_parser("trace", help="one request's path through the logs (trace --help)")
     return parser
 
 
@@ -140,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["check-sticky"]:  # its own parser and exit codes: 0, 3 sticky, 2 error
         return check_sticky(argv[1:])
+    if argv[:1] == ["trace"]:  # its own parser (cluster/trace/cli.py): 0 found, 1 not, 2 error
+        return trace(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return run(args)

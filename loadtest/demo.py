@@ -32,6 +32,9 @@ from cluster.chaos.plan import parse_seconds
 from cluster.config import ClusterConfig
 from cluster.runtime.base import ClusterError, ClusterStatus, Runtime
 from cluster.runtime.choice import get_runtime
+from cluster.trace import path as trace_path
+from cluster.trace import render as trace_render
+from cluster.trace.sources import parse_all, runtime_lines
 from loadtest import report
 from loadtest.verify import verify
 from servicekit.demo_users import DEMO_USERS
@@ -176,7 +179,24 @@ def conclude(runtime: Runtime, balancer: str, out: Path, locust_rc: int, chaos_r
     history = out / "locust_stats_history.csv"
     page = report.build(out, history, out / "chaos.jsonl", lb, summary, invariants)
     print_summary(summary, invariants, page)
+    print_traced_retry(runtime)
     return 0 if ok else 1
+
+
+def print_traced_retry(runtime: Runtime) -> None:
+    """One request the balancer retried, traced through the logs (``cluster trace ID``)."""
+    try:
+        lines = parse_all(runtime_lines(runtime))
+    except (OSError, TypeError, ClusterError) as exc:
+        print(f"trace: the logs could not be read ({exc})")
+        return
+    ids = trace_path.retried(lines)
+    if not ids:
+        print("trace: no request needed a retry in this run")
+        return
+    (path, *_) = trace_path.select(lines, ids[0])
+    print(f"\n== one retried request ({len(ids)} in all): cluster trace {ids[0]} ==")
+    print(trace_render.text(path))
 
 
 def run(settings: DemoSettings, runtime: Runtime, status: ClusterStatus, out: Path) -> int:

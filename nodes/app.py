@@ -16,6 +16,7 @@ from nodes.handlers import add_routes
 from nodes.metrics import Metrics
 from nodes.middleware import MAX_BODY_BYTES, context_middleware, problem_middleware
 from nodes.passwords import hash_password
+from nodes.profile_cache import ProfileCache
 from nodes.revocation.base import RevocationSettings
 from nodes.revocation.factory import create_revocation
 from nodes.seed import seeding_ctx
@@ -23,6 +24,7 @@ from nodes.state import (
     CONFIG,
     HASHING,
     METRICS,
+    PROFILES,
     READINESS,
     REDIS,
     REVOCATION,
@@ -104,6 +106,7 @@ def create_app(config: NodeConfig) -> web.Application:
     app[VERIFIED] = VerifiedTokens(app[TOKENS])
     app[METRICS] = Metrics()
     app[READINESS] = Readiness()
+    app[PROFILES] = ProfileCache(config.profile_cache_seconds)
     app.cleanup_ctx.extend([redis_ctx, revocation_ctx, hashing_ctx, seeding_ctx])
     add_routes(app)
     return app

@@ -12,10 +12,12 @@ from aiohttp import web
 
 from nodes.errors import Unauthorized, Unavailable
 from nodes.revocation.base import RevocationUnavailable, TokenRef
-from nodes.state import METRICS, REVOCATION, VERIFIED
+from nodes.state import CONFIG, METRICS, REVOCATION, VERIFIED
 from nodes.tokens import Claims, InvalidToken
 
 REALM = "stateless-cluster"
+#: The cookie of the cookie mode (``AUTH_COOKIE``); it holds the same JWT as the Bearer header.
+COOKIE = "access_token"
 _UNSAFE = re.compile(r'[^\x20-\x7e]|["\\]')
 
 
@@ -50,6 +52,8 @@ def _refuse(request: web.Request, reason: str, description: str) -> Unauthorized
 async def authenticate(request: web.Request) -> Claims:
     """The verified, unrevoked claims of the request's token, or 401/503."""
     token = bearer_token(request.headers.get("Authorization"))
+    if token is None and request.app[CONFIG].auth_cookie != "off":
+        token = request.cookies.get(COOKIE) or None  # cookie mode: sent by the browser itself
     if token is None:
         request.app[METRICS].auth_failures.labels("missing").inc()
         raise Unauthorized(

@@ -85,6 +85,21 @@ class NodeConfig:
     revocation: str = setting(
         "REVOCATION", choice(MODES), "none", help="how a token is taken back before `exp`"
     )
+    # Cookie mode (docs/api.md): beside the Bearer header, never instead of it. ``none`` is sent
+    # with ``Secure`` too, which browsers require for ``SameSite=None``.
+    auth_cookie: str = setting(
+        "AUTH_COOKIE",
+        choice(("off", "lax", "strict", "none")),
+        "off",
+        help="login also sets an HttpOnly cookie holding the token, with this SameSite, and "
+        "requests may authenticate with it; `off`: Bearer only",
+    )
+    profile_cache_seconds: float = setting(
+        "PROFILE_CACHE_SECONDS",
+        number(0.0, 3600.0),
+        30.0,
+        help="how long a node keeps a user's profile read from Redis (s); 0: read it every time",
+    )
     drain_seconds: float = setting(
         "DRAIN_SECONDS",
         number(0.0, 600.0),

@@ -157,6 +157,10 @@ def _resource_paths() -> dict[str, Any]:
         "/users/{id}": {"get": _op("A user (only oneself)", _ok("200", "The user", "User"),
                                    "401 403 404 503", operationId="getUser",
                                    parameters=[_USER_ID])},
+        "/users/{id}/profile": {"get": _op(
+            "What a lean token leaves out (roles, profile), from Redis, cached per node",
+            _ok("200", "The profile", "Profile"), "401 403 404 503", operationId="getProfile",
+            parameters=[_USER_ID])},
         "/users/{id}/orders": {
             "get": _op("The user's orders, oldest first", _ok("200", "A page", "OrderList"),
                        "400 401 403 404 503", operationId="listOrders",
@@ -234,6 +238,8 @@ def _schemas() -> dict[str, Any]:
                       "expires_in": integer}),
         "Whoami": obj({"sub": string, "jti": string, "exp": integer, "node": string}),
         "User": obj({"id": string, "name": string}),
+        "Profile": obj({"id": string, "profile": {"type": "object"},
+                        "cached": {"type": "boolean"}}),
         "OrderInput": obj(order_input, closed=True),
         "Order": obj(order),
         "OrderList": obj({"orders": {"type": "array", "items": {"$ref": _REF + "Order"}},

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from nodes.config import NodeConfig
 from nodes.cpu_gate import CpuGate
 from nodes.metrics import Metrics
+from nodes.profile_cache import ProfileCache
 from nodes.revocation.base import Revocation
 from nodes.store import Store
 from nodes.token_cache import VerifiedTokens
@@ -29,6 +30,8 @@ TOKENS = web.AppKey("tokens", TokenSettings)
 #: The memo of verified tokens (``nodes.token_cache``): a pure function's cache, not sessions.
 VERIFIED = web.AppKey("verified_tokens", VerifiedTokens)
 METRICS = web.AppKey("metrics", Metrics)
+#: Profiles read from Redis for ``GET /users/{id}/profile`` (``nodes.profile_cache``).
+PROFILES = web.AppKey("profiles", ProfileCache)
 READINESS = web.AppKey("readiness", Readiness)
 REDIS = web.AppKey("redis", Redis)
 STORE = web.AppKey("store", Store)

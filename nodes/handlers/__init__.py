@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nodes.handlers import creates, orders, probes, session
+from nodes.handlers import creates, orders, probes, profile, session
 
 ROUTES = (
     ("POST", "/auth/login", session.login),
@@ -12,6 +12,7 @@ ROUTES = (
     ("POST", "/auth/logout-all", session.logout_all),
     ("GET", "/whoami", session.whoami),
     ("GET", "/users/{id}", orders.get_user),
+    ("GET", "/users/{id}/profile", profile.get_profile),
     ("GET", "/users/{id}/orders", orders.list_orders),
     ("POST", "/users/{id}/orders", creates.create_order),
     ("GET", "/orders/{id}", orders.get_order),

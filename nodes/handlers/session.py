@@ -8,7 +8,7 @@ from functools import partial
 
 from aiohttp import web
 
-from nodes.auth import authenticate, challenge
+from nodes.auth import COOKIE, authenticate, challenge
 from nodes.cpu_gate import ClientGone, Shed, Ticket
 from nodes.errors import BadRequest, Overloaded, Unauthorized, Unavailable
 from nodes.handlers.common import json_response, read_json, valid_id
@@ -74,10 +74,17 @@ async def login(request: web.Request) -> web.Response:
             headers={"WWW-Authenticate": challenge()},
         )
     token = issue_token(app[TOKENS], username, int(time.time()))
-    return json_response(
-        {"access_token": token, "token_type": "Bearer", "expires_in": app[CONFIG].jwt_ttl},
+    config = app[CONFIG]
+    response = json_response(
+        {"access_token": token, "token_type": "Bearer", "expires_in": config.jwt_ttl},
         headers={"Cache-Control": "no-store"},
     )
+    if config.auth_cookie != "off":  # the same JWT, in a cookie the page's scripts cannot read
+        response.set_cookie(
+            COOKIE, token, max_age=config.jwt_ttl, path="/", httponly=True,
+            samesite=config.auth_cookie.capitalize(), secure=config.auth_cookie == "none",
+        )  # fmt: skip
+    return response
 
 
 async def _verify(request: web.Request, ticket: Ticket, password: str, stored: str) -> bool:

@@ -90,13 +90,16 @@ def balancer_url(node_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         balancer.stop()
 
 
-def run_schemathesis(base_url: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+def run_schemathesis(
+    base_url: str, workdir: Path, extra: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     command = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "--no-color",
         "run", f"{base_url}/openapi.json", "--checks", "all", "--mode", "all",
         "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(MAX_EXAMPLES),
         "--seed", SEED, "--workers", "1", "--request-timeout", "10",
         "--generation-database", "none", "--report", "junit", "--report-dir", str(workdir),
+        *extra,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
@@ -122,4 +125,7 @@ def test_the_node_meets_its_openapi_document(node_url: str, tmp_path: Path) -> N
 
 
 def test_the_balancer_in_front_of_the_node_meets_it_too(balancer_url: str, tmp_path: Path) -> None:
-    assert_no_failure(run_schemathesis(balancer_url, tmp_path))
+    # The nodes' /metrics is not proxied (docs/balancer.md): the public port answers it 404,
+    # which test_listeners.py checks. Every other operation is tested through the balancer.
+    done = run_schemathesis(balancer_url, tmp_path, ("--exclude-path", "/metrics"))
+    assert_no_failure(done)

@@ -90,9 +90,11 @@ async def test_a_burst_of_logins_is_served_or_shed_fast_and_unprocessed(
     # A shed login cost no password check; a served one exactly one. Nothing was written.
     assert slow_scrypt.calls - hashes_before == len(served)
     assert await client.app[REDIS].dbsize() == keys_before
-    # Shed at once. Served within the bound, its own hash, and what the estimate missed: the
-    # whole burst was admitted on the calibration alone (measured: up to 0.7 s here).
-    assert max(shed) < BOUND / 2, sorted(shed)[-5:]
+    # Shed without waiting in the queue: sooner than the queue bound itself (measured: 0.1 s
+    # on a quiet machine, 0.33 s with the two cores loaded by other work). Served within the
+    # bound, its own hash, and what the estimate missed: the whole burst was admitted on the
+    # calibration alone (measured: up to 0.7 s here).
+    assert max(shed) < BOUND, sorted(shed)[-5:]
     assert max(served) < 2 * BOUND + HASH_SECONDS, sorted(served)[-5:]
     metrics = await (await client.get("/metrics")).text()
     assert f'node_shed_total{{route="/auth/login"}} {float(len(shed))}' in metrics

@@ -34,7 +34,8 @@ def test_full_speed_chaos_on_containers(tmp_path: Path, monkeypatch: pytest.Monk
     require(runtime.image_present(settings.app_image), f"the image {settings.app_image}")
     status = runtime.up(3)
     try:
-        summary = run(runtime, status.balancer, tmp_path / "out", Settings())
+        # 40 s: containers come back more slowly than processes, and chaos waits for them.
+        summary = run(runtime, status.balancer, tmp_path / "out", Settings(duration=40))
     finally:
         runtime.down()
     print_summary(summary, "docker")

@@ -14,6 +14,9 @@ DURATION ?= 60s
 INTERVAL ?= 5
 COUNT ?= 3
 SIGNAL ?= KILL
+# HA=1: Redis as 1 primary + 2 replicas + 3 sentinels (cluster up --ha); TARGET: chaos-kill --target
+HA ?=
+TARGET ?=
 LOAD_HOST ?= http://127.0.0.1:8080
 
 .DEFAULT_GOAL := help
@@ -57,7 +60,7 @@ uses_docker = [ "$(RUNTIME)" = docker ] || { [ "$(RUNTIME)" = auto ] && docker i
 
 cluster-up: $(STAMP)  ## start Redis, NODES nodes and the balancer (RUNTIME=auto|local|docker)
 	@if $(uses_docker); then compose/images.sh; fi
-	$(BIN)/cluster up --nodes $(NODES) --runtime $(RUNTIME)
+	$(BIN)/cluster up --nodes $(NODES) --runtime $(RUNTIME)$(if $(filter 1 yes on true,$(HA)), --ha)
 
 cluster-down: $(STAMP)  ## stop everything cluster-up started
 	$(BIN)/cluster down --runtime $(RUNTIME)
@@ -76,7 +79,7 @@ load: $(STAMP)  ## Locust headless against the balancer (USERS, SPAWN_RATE, DURA
 chaos: $(STAMP)  ## chaos-kill against the running cluster (INTERVAL, COUNT, SIGNAL)
 	@mkdir -p reports
 	$(BIN)/chaos-kill --runtime $(RUNTIME) --interval $(INTERVAL) --count $(COUNT) --signal $(SIGNAL) \
-	  --restart-after 2 --events reports/chaos.jsonl
+	  --restart-after 2 --events reports/chaos.jsonl$(if $(TARGET), --target $(TARGET))
 
 fullspeed: $(STAMP)  ## wrk at full speed while nodes are killed, terminated, frozen (RUNTIME=local|docker)
 	@if [ "$(RUNTIME)" = docker ]; then compose/images.sh; fi

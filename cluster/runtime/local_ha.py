@@ -28,6 +28,8 @@ from cluster.runtime.state import LocalState, ProcRecord, save_state
 MEMBERS = ("redis", "redis-2", "redis-3")
 #: ``repl-diskless-sync-delay`` 0: a replica that (re)joins gets its copy at once, not 5 s later.
 DATA_OPTIONS = ("--repl-diskless-sync-delay", "0")
+#: How long a restart waits for the sentinels to promote another server (seconds).
+FAILOVER_WAIT = 15.0
 
 
 @dataclass
@@ -116,19 +118,37 @@ class LocalSentinelSet:
 
     def primary_name(self, state: LocalState) -> str | None:
         """Which data server the sentinels call the primary now (``None``: none is up)."""
-        found = sentinel.ask_primary(self.sentinel_addresses)
+        found = sentinel.ask_primary(_sentinels_of(state))
         by_port = {r.port: r.name for r in state.redis_members()}
         return by_port.get(found[1]) if found else None
+
+    def _other_primary(
+        self, sentinels: list[sentinel.Address], port: int
+    ) -> sentinel.Address | None:
+        """The primary once the sentinels name one other than the server on ``port``: a dead
+        primary restarted before the failover would come back with only what its AOF holds
+        (up to 1 s less) and stop the failover. ``None`` when none is named in time."""
+        deadline = time.monotonic() + FAILOVER_WAIT
+        primary = sentinel.ask_primary(sentinels)
+        while (primary is None or primary[1] == port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            primary = sentinel.ask_primary(sentinels)
+        return primary
 
     def restart_member(self, state: LocalState, name: str) -> ProcRecord:
         """Start data server ``name`` again: a replica of the primary the sentinels name, or,
         when they name none other (no failover happened), as it was, with its AOF."""
         record = next(r for r in state.redis_members() if r.name == name)
         procs.stop_all([record], self.config.stop_timeout)
-        primary = sentinel.ask_primary(self.sentinel_addresses)
+        primary = self._other_primary(_sentinels_of(state), record.port)
         replica_of = primary if primary and primary[1] != record.port else None
         server = redis_server.find_server()
         return self._member(server, name, record.port, replica_of)
+
+
+def _sentinels_of(state: LocalState) -> list[sentinel.Address]:
+    """The sentinels of the running cluster (its state, not today's settings)."""
+    return [(state.host, r.port) for r in state.sentinels]
 
 
 def addresses(state: LocalState, records: tuple[ProcRecord, ...]) -> list[str]:

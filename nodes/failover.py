@@ -6,7 +6,7 @@ agree and elect a leader, and one promotion. A node that met a connection error 
 asks again, each time through the sentinels (redis-py's ``SentinelConnectionPool`` re-discovers
 the primary on every new connection), until the ``budget`` is spent; only then does the request
 get its 503. The schedule is a short exponential backoff, capped, so that the first tries after
-the promotion come quickly (measured here: a new primary 1.5-3 s after a SIGKILL)::
+the promotion come quickly (measured here: a new primary 2.3-2.4 s after a SIGKILL)::
 
     attempt   0     1     2     3     4 …
     wait (s)  0.05  0.1   0.2   0.25  0.25 …   until elapsed + wait > budget: give up

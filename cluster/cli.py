@@ -96,6 +96,7 @@ def render_status(status: ClusterStatus, lb: dict[str, object] | None) -> str:
         f"runtime   {status.runtime}",
         f"balancer  {status.balancer}  ({'answers' if lb is not None else 'NOT answering'})",
         f"redis     {status.redis}" + (f"  ({status.redis_server})" if status.redis_server else ""),
+        *([f"sentinels {', '.join(status.sentinels)}"] if status.sentinels else []),
         f"{'node':<8}  {'url':<24}  {'pid':>7}  {'process':<8}  balancer",
     ]
     for node in status.nodes:

@@ -89,10 +89,18 @@ async def write_then_wait(
     any connection."""
     if not wait.replicas:
         return await script(keys=keys, args=args)
-    async with client.pipeline(transaction=False) as pipe:
-        await script(keys=keys, args=args, client=pipe)
-        pipe.wait(wait.replicas, wait.timeout_ms)
-        reply, acknowledged = await pipe.execute()
+    for attempt in range(2):
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                await script(keys=keys, args=args, client=pipe)
+                pipe.wait(wait.replicas, wait.timeout_ms)
+                reply, acknowledged = await pipe.execute()
+            break
+        except redis.exceptions.NoScriptError:
+            # A pipeline loads its scripts before it runs; a primary promoted in between has
+            # an empty script cache (Redis does not replicate it). Nothing ran: send it again.
+            if attempt:
+                raise
     if not wait.confirmed(int(acknowledged)):
         raise NotReplicated(
             f"{acknowledged} of {wait.replicas} replica(s) confirmed the write "

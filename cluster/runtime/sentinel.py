@@ -8,10 +8,10 @@ Tuning (the defaults are made for production, where a false failover costs more)
     parallel-syncs          2      both replicas resync from a new primary at once
     quorum                  2      of 3 sentinels must agree that the primary is down
 
-Measured here: a new primary 2.3-2.4 s after the primary is SIGKILLed (local processes). A set that just started
-fails over less well (a sentinel that has not yet seen a replica's INFO aborts with "no good
-replica" and retries 4 s later), so ``up`` waits until every sentinel knows every replica and
-every other sentinel (``topology_ready``).
+Measured here: a new primary 2.0-2.5 s after the primary is SIGKILLed (local processes). A set
+that just started fails over less well (a sentinel that has not yet seen a replica's INFO
+aborts with "no good replica" and retries 4 s later), so ``up`` waits until every sentinel
+knows every replica and every other sentinel (``topology_ready``).
 """
 
 from __future__ import annotations

@@ -108,6 +108,7 @@ def compose_env(
     revocation: str,
     drain_seconds: float | None,
     extra: Sequence[tuple[str, str]] = (),
+    wait_replicas: int | None = None,
 ) -> dict[str, str]:
     """The environment Compose interpolates compose/compose.yaml with."""
     env = dict(base)
@@ -122,6 +123,8 @@ def compose_env(
     )
     if drain_seconds is not None:
         env["DRAIN_SECONDS"] = f"{drain_seconds:g}"
+    if wait_replicas is not None:  # compose/compose.ha.yaml hands it to the nodes
+        env["REDIS_WAIT_REPLICAS"] = str(wait_replicas)
     env.update(dict(extra))
     return env
 

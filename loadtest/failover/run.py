@@ -43,7 +43,7 @@ SETTLE_SECONDS = 2.0
 REJOIN_SECONDS = 4.0
 
 
-def kill_primary(runtime: Runtime, timeout: float = 30.0) -> Kill:
+def kill_primary(runtime: Runtime, timeout: float = 60.0) -> Kill:
     """SIGKILL the primary, wait until the sentinels name another, bring it back as a replica."""
     primary = runtime.redis_primary()
     if primary is None:

@@ -20,7 +20,7 @@ TARGET ?=
 LOAD_HOST ?= http://127.0.0.1:8080
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint fmt demo cluster-up cluster-down cluster-status load chaos \
+.PHONY: help venv test lint fmt demo failover cluster-up cluster-down cluster-status load chaos \
         bench-balancer bench-node paradox images clean fullspeed docs bench-overload
 
 help:  ## list the targets
@@ -80,6 +80,10 @@ chaos: $(STAMP)  ## chaos-kill against the running cluster (INTERVAL, COUNT, SIG
 	@mkdir -p reports
 	$(BIN)/chaos-kill --runtime $(RUNTIME) --interval $(INTERVAL) --count $(COUNT) --signal $(SIGNAL) \
 	  --restart-after 2 --events reports/chaos.jsonl$(if $(TARGET), --target $(TARGET))
+
+failover: $(STAMP)  ## the Redis primary killed under load, with and without WAIT (RUNTIME=local|docker)
+	@if [ "$(RUNTIME)" = docker ]; then compose/images.sh; fi
+	$(BIN)/python -m loadtest.failover --runtime $(if $(filter auto,$(RUNTIME)),local,$(RUNTIME)) $(FAILOVER_ARGS)
 
 fullspeed: $(STAMP)  ## wrk at full speed while nodes are killed, terminated, frozen (RUNTIME=local|docker)
 	@if [ "$(RUNTIME)" = docker ]; then compose/images.sh; fi

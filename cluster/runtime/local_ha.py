@@ -97,7 +97,7 @@ class LocalSentinelSet:
         workdir = self.dir / name
         workdir.mkdir(parents=True, exist_ok=True)
         conf = workdir / "sentinel.conf"
-        text = sentinel.config_text(port, primary, bind=self.config.host, hostnames=False)
+        text = sentinel.config_text(port, primary, bind=self.config.host)
         conf.write_text(text + f"dir {workdir.resolve()}\n")
         child = redis_server.start(
             server, host=self.config.host, port=port, workdir=workdir,

@@ -30,14 +30,11 @@ PARALLEL_SYNCS = 2
 Address = tuple[str, int]
 
 
-def config_text(port: int, primary: Address, *, bind: str | None, hostnames: bool) -> str:
-    """A sentinel's configuration file; ``hostnames``: Docker, where addresses change and
-    names stay (Sentinel 6.2+ resolves and announces host names)."""
+def config_text(port: int, primary: Address, *, bind: str | None) -> str:
+    """A sentinel's configuration file (compose/compose.ha.yaml writes the same lines)."""
     lines = [f"port {port}"]
     if bind:
         lines.append(f"bind {bind}")
-    if hostnames:
-        lines += ["sentinel resolve-hostnames yes", "sentinel announce-hostnames yes"]
     lines += [
         f"sentinel monitor {MASTER_NAME} {primary[0]} {primary[1]} {QUORUM}",
         f"sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}",

@@ -56,7 +56,7 @@ def test_the_override_adds_replicas_and_sentinels_and_points_the_nodes_at_them(
     out = compose.run(["config"], _env(tmp_path), timeout=60)
     assert "REDIS_SENTINELS: sentinel-1:26379,sentinel-2:26379,sentinel-3:26379" in out
     assert "sentinel down-after-milliseconds mymaster 1000" in " ".join(out.split())
-    assert "--replica-announce-ip" in out
+    assert "resolve-hostnames" not in out  # addresses, not names: compose.ha.yaml says why
     default = Compose("sc-ha-config", COMPOSE_FILE).run(["config"], _env(tmp_path), timeout=60)
     assert "REDIS_SENTINELS" not in default and "sentinel-1" not in default
 

@@ -3,10 +3,12 @@
 compose/compose.ha.yaml, passed after compose/compose.yaml, adds the replicas ``redis-2`` and
 ``redis-3`` and the sentinels ``sentinel-1`` … ``sentinel-3``; ``redis`` is the first primary.
 Which one is the primary now, a sentinel is asked, inside its container (``redis-cli`` through
-the Docker API: nothing is published, and the host need not reach the project network). A
-data server that chaos killed is started again only once the sentinels have promoted another:
-started before, it would come back as the primary with what its append-only file holds and
-stop the failover.
+the Docker API: nothing is published, and the host need not reach the project network); it
+answers an address, mapped back to a service. A data server that chaos killed is started again
+only once the sentinels have promoted another (started before, it would come back as the
+primary with what its append-only file holds and stop the failover), and then told
+``REPLICAOF`` the primary: it may come back with another address, which the sentinels (who know
+addresses, not names: compose.ha.yaml says why) then learn from the primary.
 """
 
 from __future__ import annotations
@@ -144,4 +146,21 @@ class DockerSentinelMembers:
             container.unpause()
         elif container.status != "running":
             container.start()
+        self._follow_primary(member)
         return next(m for m in self.redis_members() if m.name == member)
+
+    def _follow_primary(self, member: str) -> None:
+        """``REPLICAOF`` the primary the sentinels name, once ``member`` answers."""
+        network = f"{self.settings.project}_{NETWORK}"
+        members = self._members()
+        primary = self.redis_primary()
+        if primary in (None, member):
+            return
+        address = network_ip(members[primary].attrs, network)
+        deadline = time.monotonic() + FAILOVER_WAIT
+        while time.monotonic() < deadline:
+            code, _ = members[member].exec_run(["redis-cli", "replicaof", str(address), "6379"])
+            if code == 0:
+                return
+            time.sleep(0.2)
+        raise ClusterError(f"{member} did not accept REPLICAOF {address} 6379")

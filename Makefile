@@ -14,10 +14,13 @@ DURATION ?= 60s
 INTERVAL ?= 5
 COUNT ?= 3
 SIGNAL ?= KILL
+# HA=1: Redis as 1 primary + 2 replicas + 3 sentinels (cluster up --ha); TARGET: chaos-kill --target
+HA ?=
+TARGET ?=
 LOAD_HOST ?= http://127.0.0.1:8080
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint fmt demo cluster-up cluster-down cluster-status load chaos \
+.PHONY: help venv test lint fmt demo failover cluster-up cluster-down cluster-status load chaos \
         bench-balancer bench-node paradox images clean fullspeed docs bench-overload \
         bloat csrf
 
@@ -58,7 +61,7 @@ uses_docker = [ "$(RUNTIME)" = docker ] || { [ "$(RUNTIME)" = auto ] && docker i
 
 cluster-up: $(STAMP)  ## start Redis, NODES nodes and the balancer (RUNTIME=auto|local|docker)
 	@if $(uses_docker); then compose/images.sh; fi
-	$(BIN)/cluster up --nodes $(NODES) --runtime $(RUNTIME)
+	$(BIN)/cluster up --nodes $(NODES) --runtime $(RUNTIME)$(if $(filter 1 yes on true,$(HA)), --ha)
 
 cluster-down: $(STAMP)  ## stop everything cluster-up started
 	$(BIN)/cluster down --runtime $(RUNTIME)
@@ -77,7 +80,11 @@ load: $(STAMP)  ## Locust headless against the balancer (USERS, SPAWN_RATE, DURA
 chaos: $(STAMP)  ## chaos-kill against the running cluster (INTERVAL, COUNT, SIGNAL)
 	@mkdir -p reports
 	$(BIN)/chaos-kill --runtime $(RUNTIME) --interval $(INTERVAL) --count $(COUNT) --signal $(SIGNAL) \
-	  --restart-after 2 --events reports/chaos.jsonl
+	  --restart-after 2 --events reports/chaos.jsonl$(if $(TARGET), --target $(TARGET))
+
+failover: $(STAMP)  ## the Redis primary killed under load, with and without WAIT (RUNTIME=local|docker)
+	@if [ "$(RUNTIME)" = docker ]; then compose/images.sh; fi
+	$(BIN)/python -m loadtest.failover --runtime $(if $(filter auto,$(RUNTIME)),local,$(RUNTIME)) $(FAILOVER_ARGS)
 
 fullspeed: $(STAMP)  ## wrk at full speed while nodes are killed, terminated, frozen (RUNTIME=local|docker)
 	@if [ "$(RUNTIME)" = docker ]; then compose/images.sh; fi

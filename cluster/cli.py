@@ -1,6 +1,6 @@
 """``cluster up|down|status|restart|scale``: the console script behind the make targets.
 
-    cluster up [--nodes 3] [--runtime auto|local|docker]
+    cluster up [--nodes 3] [--runtime auto|local|docker] [--ha]
     cluster status [--json]
     cluster restart --rolling | cluster restart node-2
     cluster scale 5
@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", parents=[common], help="start Redis, the nodes and the balancer")
     up.add_argument("--nodes", type=int, help="how many nodes (default $NODES or 3)")
+    up.add_argument(
+        "--ha",
+        action="store_true",
+        default=None,
+        help="Redis as 1 primary + 2 replicas + 3 sentinels (default $CLUSTER_HA)",
+    )
     sub.add_parser("down", parents=[common], help="stop everything `up` started")
     status = sub.add_parser("status", parents=[common], help="what runs, where, healthy or not")
     status.add_argument(
@@ -70,6 +76,7 @@ def config_from(args: argparse.Namespace) -> ClusterConfig:
         "node_port": args.node_port,
         "redis_port": args.redis_port,
         "nodes": getattr(args, "nodes", None),
+        "ha": getattr(args, "ha", None),
     }
     return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -93,6 +100,7 @@ def render_status(status: ClusterStatus, lb: dict[str, object] | None) -> str:
         f"balancer  {status.balancer}  ({'answers' if lb is not None else 'NOT answering'})",
         f"admin     {status.admin or '-'}",
         f"redis     {status.redis}" + (f"  ({status.redis_server})" if status.redis_server else ""),
+        *([f"sentinels {', '.join(status.sentinels)}"] if status.sentinels else []),
         f"{'node':<8}  {'url':<24}  {'pid':>7}  {'process':<8}  balancer",
     ]
     for node in status.nodes:

@@ -14,13 +14,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from servicekit.parsers import PATH, choice, comma_list, integer, number, text
+from servicekit.parsers import PATH, Parser, choice, comma_list, integer, number, text
 from servicekit.settings import read, setting
 
 #: What ``RUNTIME`` may name (``cluster.runtime.RUNTIMES`` spells the same three).
 RUNTIME_CHOICES = ("auto", "local", "docker")
 
 _POSITIVE = number(above=0.0)
+_PORTS = comma_list(integer(1, 65535), "comma-separated ports")
+
+
+def _flag(raw: str) -> bool:
+    if raw.strip().lower() not in ("0", "1", "no", "yes", "off", "on", "false", "true"):
+        raise ValueError(raw)
+    return raw.strip().lower() in ("1", "yes", "on", "true")
+
+
+_FLAG = Parser("1 or 0 (yes/no, on/off)", _flag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,32 @@ class ClusterConfig:
         integer(1),
         6390,
         help="the cluster's own `redis-server`, never the machine's 6379",
+    )
+    # Redis with Sentinel (docs/operations.md, "Redis that survives its own chaos").
+    ha: bool = setting(
+        "CLUSTER_HA",
+        _FLAG,
+        False,
+        help="`up` starts Redis as 1 primary + 2 replicas + 3 sentinels, the nodes find the "
+        "primary through the sentinels",
+    )
+    replica_ports: tuple[int, ...] = setting(
+        "CLUSTER_REDIS_REPLICA_PORTS",
+        _PORTS,
+        (),
+        help="with `CLUSTER_HA`: the replicas' ports; unset: the two after `CLUSTER_REDIS_PORT`",
+    )
+    sentinel_ports: tuple[int, ...] = setting(
+        "CLUSTER_SENTINEL_PORTS",
+        _PORTS,
+        (26390, 26391, 26392),
+        help="with `CLUSTER_HA`: the three sentinels' ports",
+    )
+    wait_replicas: int | None = setting(
+        "REDIS_WAIT_REPLICAS",
+        integer(0, 16),
+        None,
+        help="the nodes' `REDIS_WAIT_REPLICAS` (with `CLUSTER_HA`); unset: the node's default",
     )
     nodes: int = setting("NODES", integer(1), 3, help="how many nodes `up` starts")
     # Passed on to the nodes as it is: the node checks it (and this package imports no node).
@@ -111,6 +147,20 @@ class ClusterConfig:
     @property
     def balancer_url(self) -> str:
         return f"http://{self.host}:{self.balancer_port}"
+
+    def service_ports(self) -> list[tuple[str, int]]:
+        """``(what, port)`` of everything ``up`` binds but the nodes."""
+        wanted = [(f"redis :{port}", port) for port in self.redis_ports]
+        wanted += [(f"sentinel :{port}", port) for port in self.sentinel_ports if self.ha]
+        return [*wanted, ("balancer", self.balancer_port), ("balancer admin", self.admin_port)]
+
+    @property
+    def redis_ports(self) -> tuple[int, ...]:
+        """The data servers' ports: the primary's, then (with ``ha``) the two replicas'."""
+        if not self.ha:
+            return (self.redis_port,)
+        replicas = self.replica_ports or (self.redis_port + 1, self.redis_port + 2)
+        return (self.redis_port, *replicas)
 
     @property
     def admin_url(self) -> str:

@@ -5,10 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from nodes.config import NodeConfig
 from nodes.cpu_gate import CpuGate, calibrate, default_concurrency, thread_pool
@@ -17,6 +13,7 @@ from nodes.metrics import Metrics
 from nodes.middleware import MAX_BODY_BYTES, context_middleware, problem_middleware
 from nodes.passwords import hash_password
 from nodes.profile_cache import ProfileCache
+from nodes.redis_client import connect, failover_retry, wait_for_replicas
 from nodes.revocation.base import RevocationSettings
 from nodes.revocation.factory import create_revocation
 from nodes.seed import seeding_ctx
@@ -39,22 +36,19 @@ from nodes.tokens import LEEWAY_SECONDS, TokenSettings
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    """One Redis client (connection pool) per app."""
-    config = app[CONFIG]
-    client = Redis.from_url(
-        config.redis_url,
-        decode_responses=True,
-        socket_timeout=config.redis_timeout,
-        socket_connect_timeout=config.redis_timeout,
-        # One immediate retry heals a pooled connection that Redis closed. Timeouts are not
-        # retried: the command may have run (our scripts are safe to re-run, but it costs).
-        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        health_check_interval=15,
+    """One Redis client (connection pool) per app: ``REDIS_URL``, or the primary the sentinels
+    of ``REDIS_SENTINELS`` name (``nodes.redis_client``)."""
+    config, metrics = app[CONFIG], app[METRICS]
+    connection = connect(config)
+    app[REDIS] = connection.client
+    app[STORE] = Store(
+        connection.client,
+        failover=failover_retry(config),
+        wait=wait_for_replicas(config),
+        on_retry=lambda error: metrics.store_retries.labels(error).inc(),
     )
-    app[REDIS] = client
-    app[STORE] = Store(client)
     yield
-    await client.aclose()
+    await connection.aclose()
 
 
 async def revocation_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -58,6 +58,12 @@ class Metrics:
         self.store_errors = Counter(
             "node_store_unavailable", "Requests answered 503 because Redis failed.", registry=r
         )
+        self.store_retries = Counter(
+            "node_store_retries",
+            "Redis calls sent again through a failover (REDIS_SENTINELS), by the error met.",
+            ["error"],
+            registry=r,
+        )
 
     def _declare_admission(self, r: CollectorRegistry) -> None:
         """Requests shed before any work, and the password-hashing queue the decision reads."""

@@ -2,43 +2,48 @@
 
 ``Store`` is the one narrow I/O surface the handlers use; Redis failures surface as
 ``StoreUnavailable`` (translated here, answered 503 by the middleware).
+
+Through a failover (``REDIS_SENTINELS``) a call that met a connection error or a timeout is sent
+again, on the primary the sentinels name, for up to ``REDIS_FAILOVER_SECONDS``
+(``nodes.failover``). That is safe for every call retried here, because each one may run twice:
+
+    reads (users, orders, lists)   no effect
+    seed_user                      HSETNX: a second run writes nothing
+    commit                         owner-fenced: a second run finds its own record done and
+                                   answers the stored response (``REPLAY``)
+    update_order                   compare-and-set with the request id: a second run of an
+                                   applied update answers ``REPLAYED``, never a second change
+    release                        deletes only a reservation still pending under our owner
+    reserve                        a second run of one that reached the old primary *and* its
+                                   replica finds the record pending: 409 + Retry-After, after
+                                   which the client's resend takes the key over (never twice)
+
+``ping`` is never retried: ``/readyz`` must say at once that Redis is away.
 """
 
 from __future__ import annotations
 
 import enum
-import functools
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-import redis.exceptions
 from redis.asyncio import Redis
 
 from nodes import lua
+from nodes.failover import FailoverRetry, WaitForReplicas
 from nodes.idempotency import CommitOutcome, Decision
 from nodes.orders import OrderInput, Precondition, RetryIdentity
+from nodes.resilient import (
+    NotReplicated,
+    StoreUnavailable,
+    never_retried,
+    translated,
+    write_then_wait,
+)
 
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-class StoreUnavailable(Exception):
-    """Redis could not be reached or did not answer in time."""
-
-
-def translated(fn: Callable[_P, Awaitable[_T]]) -> Callable[_P, Awaitable[_T]]:
-    """Turn redis-py's connection and timeout errors into ``StoreUnavailable``."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-        try:
-            return await fn(*args, **kwargs)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise StoreUnavailable(f"redis: {type(exc).__name__}") from exc
-
-    return wrapper
+__all__ = ["NotReplicated", "Store", "StoreUnavailable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +105,17 @@ class Update:
 class Store:
     """Typed access to the node's Redis keys (layout in ``nodes.lua``)."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        failover: FailoverRetry | None = None,
+        wait: WaitForReplicas | None = None,
+        on_retry: Callable[[str], None] = lambda error: None,
+    ) -> None:
         self.redis = redis
+        self.failover = failover or FailoverRetry()
+        self.wait = wait or WaitForReplicas()
+        self.on_retry = on_retry
         self._reserve = redis.register_script(lua.RESERVE)
         self._commit = redis.register_script(lua.COMMIT)
         self._release = redis.register_script(lua.RELEASE)
@@ -161,7 +175,8 @@ class Store:
         retry of one request (on another node) is answered without a second change.
         """
         versions = ["*"] if condition.any_version else [str(v) for v in sorted(condition.versions)]
-        reply: list[Any] = await self._update(
+        reply: list[Any] = await self._write(
+            self._update,
             keys=[f"order:{order_id}"],
             args=[
                 user, order.item, order.quantity, now, retry.request_id, retry.fingerprint,
@@ -199,7 +214,8 @@ class Store:
         ``COMMITTED``, ``REPLAY`` (already done, by us or a retry) or ``FENCED``.
         """
         r = new.response
-        reply: list[str] = await self._commit(
+        reply: list[str] = await self._write(
+            self._commit,
             keys=[
                 *idem_keys(new.user, key),
                 f"order:{new.order_id}",
@@ -230,9 +246,12 @@ class Store:
         """Give up a pending reservation we own, so that a retry need not wait for the lease."""
         await self._release(keys=idem_keys(user, key), args=[owner])
 
-    @translated
+    @never_retried
     async def ping(self) -> None:
         await self.redis.ping()
+
+    async def _write(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        return await write_then_wait(self.redis, self.wait, script, keys, args)
 
 
 def idem_keys(user: str, key: str) -> list[str]:

@@ -13,7 +13,7 @@ One JSON line per action goes to ``--events`` (and stdout): ``ts`` (Unix seconds
 (a ``cluster.actions.Event``: ``kill``, ``term``, ``stop``, ``cont``, ``partition``, ``heal``,
 ``restart``, ``ready``, ``skip``, ``restart-failed``), ``target``, ``signal``, ``pid`` and
 details. Ctrl-C (or SIGTERM) thaws and restarts whatever chaos touched before it exits, so no
-node is left frozen.
+node is left frozen. ``--target redis-primary`` acts on Redis instead (``chaos.targets``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from cluster.chaos.plan import (
     parse_signals,
     signal_for,
 )
+from cluster.chaos.targets import targets_for
 from cluster.config import ClusterConfig
 from cluster.runtime.base import ClusterError, NodeState, Runtime
 from cluster.runtime.choice import RUNTIMES, find_runtime
@@ -94,6 +95,7 @@ class Chaos:
         self.settings = settings
         self.log = log
         self.rng = random.Random(settings.seed)
+        self.targets = targets_for(runtime, settings.target)  # nodes, or Redis (targets.py)
         self.pending: list[tuple[float, Event, str]] = []  # (due, CONT|HEAL|RESTART, node)
         self.busy: dict[str, str] = {}  # node -> what chaos did to it, until it is back
         self.restarts: dict[str, Future[None]] = {}
@@ -126,10 +128,10 @@ class Chaos:
     def _attempt(self) -> None:
         sig = signal_for(self.settings.signals, self.actions)
         choice = choose_target(
-            self.runtime.nodes(),
+            self.targets.nodes(),
             self.rng,
             min_alive=self.settings.min_alive,
-            pattern=self.settings.target,
+            pattern=self.targets.pattern(),
             busy=self.busy,
         )
         if choice.target is None:
@@ -137,7 +139,7 @@ class Chaos:
             return
         node = choice.target
         self.actions += 1
-        pid = next((n.pid for n in self.runtime.nodes() if n.name == node), None)
+        pid = next((n.pid for n in self.targets.nodes() if n.name == node), None)
         if self.settings.dry_run:
             self.log.write(sig.event, node, sig, pid=pid, dry_run=True)
             return
@@ -154,7 +156,7 @@ class Chaos:
                 self.terminated.add(node)
         elif sig is Action.TERM:
             self.busy[node] = "down"  # draining, then gone for good
-        self.runtime.signal(node, sig)
+        self.targets.signal(node, sig)
         self.log.write(sig.event, node, sig, pid=pid)
 
     def _due(self, now: float) -> None:
@@ -174,13 +176,13 @@ class Chaos:
                 if error is not None:
                     self.log.write(Event.RESTART_FAILED, node, None, error=str(error))
                 else:
-                    pid = next((n.pid for n in self.runtime.nodes() if n.name == node), None)
+                    pid = next((n.pid for n in self.targets.nodes() if n.name == node), None)
                     self.log.write(Event.READY, node, None, pid=pid)
 
     def _undo(self, node: str, event: Event) -> None:
         """CONT a frozen node, or HEAL a partitioned one (the docker runtime reconnects it)."""
         action = Action(event.upper())
-        self.runtime.signal(node, action)
+        self.targets.signal(node, action)
         self.busy.pop(node, None)
         self.log.write(event, node, action)
 
@@ -193,12 +195,12 @@ class Chaos:
             # A TERMed node drains for DRAIN_SECONDS, then exits by itself. Restarting it sooner
             # would signal it again, which a node takes as "hurry" and cuts the drain short.
             self._wait_exited(node, TERM_EXIT_TIMEOUT)
-        self.runtime.restart(node, wait=True)
+        self.targets.restart(node)
 
     def _wait_exited(self, node: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if all(n.state is NodeState.STOPPED for n in self.runtime.nodes() if n.name == node):
+            if all(n.state is NodeState.STOPPED for n in self.targets.nodes() if n.name == node):
                 return
             time.sleep(0.1)
 
@@ -237,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--restart-after", type=parse_seconds, help="bring killed nodes back")
     parser.add_argument("--pause-for", type=parse_seconds, default=5.0, help="STOP→CONT (5)")
     parser.add_argument("--min-alive", type=int, default=1, help="never fewer live nodes (1)")
-    parser.add_argument("--target", type=re.compile, help="regex on node names")
+    parser.add_argument("--target", type=re.compile, help="node regex, redis-primary|replica")
     parser.add_argument("--seed", type=int, help="seed of the random choice")
     parser.add_argument("--dry-run", action="store_true", help="choose and log, touch nothing")
     parser.add_argument("--events", type=Path, help="append one JSON line per action here")

@@ -97,15 +97,20 @@ class ClusterStatus:
     redis_server: str | None = None
     #: The balancer's admin listener (``/_lb/status``, ``/_lb/metrics``), on loopback.
     admin: str = ""
+    #: With HA: the sentinels (``host:port``); ``redis`` is then the primary they name now.
+    sentinels: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "runtime": self.runtime,
             "balancer": self.balancer,
             "redis": self.redis,
             "admin": self.admin,
             "nodes": [node.to_json() for node in self.nodes],
         }
+        if self.sentinels:  # without HA the document keeps the shape docs/operations.md fixes
+            doc["sentinels"] = list(self.sentinels)
+        return doc
 
 
 class Runtime(ABC):
@@ -162,3 +167,21 @@ class Runtime(ABC):
     @abstractmethod
     def balancer_status(self) -> dict[str, Any]:
         """The balancer's ``/_lb/status`` document, read from its admin listener."""
+
+    # -- Redis with Sentinel (``cluster up --ha``): what chaos-kill's Redis targets act on ------
+
+    def redis_members(self) -> tuple[NodeInfo, ...]:
+        """The data servers (``redis``, ``redis-2``, ``redis-3``) and their process state."""
+        raise ClusterError("this cluster runs one Redis, not a Sentinel set: `cluster up --ha`")
+
+    def redis_primary(self) -> str | None:
+        """The data server the sentinels call the primary now (``None``: none is up)."""
+        raise ClusterError("this cluster runs one Redis, not a Sentinel set: `cluster up --ha`")
+
+    def signal_redis(self, member: str, signal: Action) -> None:
+        """``signal`` (KILL, TERM, STOP, CONT) to one data server."""
+        raise ClusterError("this cluster runs one Redis, not a Sentinel set: `cluster up --ha`")
+
+    def restart_redis(self, member: str) -> NodeInfo:
+        """Bring a data server back, as a replica of the current primary."""
+        raise ClusterError("this cluster runs one Redis, not a Sentinel set: `cluster up --ha`")

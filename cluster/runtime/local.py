@@ -10,6 +10,9 @@ Layout under the state directory (``.cluster/`` by default)::
     logs/<name>.log one file per process (node-1.log, balancer.log, redis.log)
     redis/          the Redis server's working directory (nothing is persisted)
     lock            serialises changes to state.json (``cluster`` and ``chaos-kill`` both write)
+
+With ``CLUSTER_HA`` (``cluster up --ha``) Redis is a Sentinel set instead
+(``cluster.runtime.local_ha``), and the nodes get ``REDIS_SENTINELS`` in place of ``REDIS_URL``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from cluster.runtime.base import (
     UnknownNode,
 )
 from cluster.runtime.jwt_secret import ensure_secret
+from cluster.runtime.local_ha import LocalSentinelSet, SentinelMembers, addresses
 from cluster.runtime.net import get_json, port_free
 from cluster.runtime.state import (
     LocalState,
@@ -51,7 +55,7 @@ from cluster.runtime.state import (
 )
 
 
-class LocalRuntime(Runtime):
+class LocalRuntime(SentinelMembers, Runtime):
     """Processes on this machine, found again through ``state.json``."""
 
     name = "local"
@@ -61,6 +65,7 @@ class LocalRuntime(Runtime):
         self.dir = config.state_dir
         self.state_path = self.dir / "state.json"
         self.logs = self.dir / "logs"
+        self.ha = LocalSentinelSet(config, self.dir, self.logs)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -102,9 +107,9 @@ class LocalRuntime(Runtime):
             "NODE_NAME": name,
             "NODE_HOST": state.host,
             "NODE_PORT": str(port),
-            "REDIS_URL": f"redis://{state.host}:{state.redis.port}/0",
             "JWT_SECRET_FILE": state.secret_file,
             "REVOCATION": self.config.revocation,
+            **self.ha.node_env(state),
         }
         if self.config.drain_seconds is not None:
             env["DRAIN_SECONDS"] = str(self.config.drain_seconds)
@@ -125,21 +130,24 @@ class LocalRuntime(Runtime):
         log = self.logs / "balancer.log"
         return procs.spawn("balancer", "balancer", port, argv, self._child_env(env), log)
 
-    def _spawn_redis(self, server: redis_server.ServerBinary) -> ProcRecord:
+    def _spawn_redis(self, server: redis_server.ServerBinary, secret: str) -> LocalState:
+        host, desc = self.config.host, server.describe()
+        if self.config.ha:
+            primary, replicas, sentinels = self.ha.start(server)
+            return LocalState(host, secret, primary, None, (), desc, self.config.admin_port,
+                              replicas, sentinels)  # fmt: skip
         child = redis_server.start(
-            server,
-            host=self.config.host,
-            port=self.config.redis_port,
-            workdir=self.dir / "redis",
+            server, host=host, port=self.config.redis_port, workdir=self.dir / "redis",
             log=self.logs / "redis.log",
-        )
-        return child.record
+        )  # fmt: skip
+        return LocalState(host, secret, child.record, None, (), desc, self.config.admin_port)
 
     def _check_ports(self, nodes: int) -> None:
         cfg = self.config
-        wanted = [("redis", cfg.redis_port), ("balancer", cfg.balancer_port)]
-        wanted.append(("balancer admin", cfg.admin_port))
-        wanted += [(node_name(i), cfg.port_of(i)) for i in range(1, nodes + 1)]
+        wanted = [
+            *cfg.service_ports(),
+            *((node_name(i), cfg.port_of(i)) for i in range(1, nodes + 1)),
+        ]
         ports = [port for _, port in wanted]
         if len(set(ports)) != len(ports):
             raise PortInUse(f"the cluster's ports overlap: {wanted}")
@@ -188,16 +196,7 @@ class LocalRuntime(Runtime):
             self.logs.mkdir(parents=True, exist_ok=True)
             secret = self.dir / "jwt-secret"
             ensure_secret(secret)
-            redis = self._spawn_redis(server)
-            state = LocalState(
-                self.config.host,
-                str(secret.resolve()),
-                redis,
-                None,
-                (),
-                redis_server=server.describe(),
-                admin_port=self.config.admin_port,
-            )
+            state = self._spawn_redis(server, str(secret.resolve()))
             save_state(self.state_path, state)
             try:
                 for index in range(1, nodes + 1):
@@ -219,7 +218,8 @@ class LocalRuntime(Runtime):
         timeout = self.config.stop_timeout
         stopped = procs.stop_all([state.balancer] if state.balancer else [], timeout)
         stopped += procs.stop_all(state.nodes, timeout)
-        stopped += procs.stop_all([state.redis], timeout)
+        stopped += procs.stop_all(state.sentinels, timeout)  # first: no failover on the way out
+        stopped += procs.stop_all(state.redis_members(), timeout)
         return [r.name for r in stopped]
 
     def down(self) -> list[str]:
@@ -237,13 +237,16 @@ class LocalRuntime(Runtime):
         nodes = tuple(
             NodeInfo(n.name, n.url(state.host), n.pid, None, procs.state_of(n)) for n in state.nodes
         )
+        primary = self.ha.primary_name(state) if state.sentinels else None
+        redis = next((r for r in state.redis_members() if r.name == primary), state.redis)
         return ClusterStatus(
             runtime="local",
             balancer=f"http://{state.host}:{balancer_port}",
-            redis=f"redis://{state.host}:{state.redis.port}/0",
+            redis=f"redis://{state.host}:{redis.port}/0",
             nodes=nodes,
             redis_server=state.redis_server or None,
             admin=f"http://{state.host}:{self._admin_port(state)}",
+            sentinels=tuple(addresses(state, state.sentinels)),
         )
 
     def _admin_port(self, state: LocalState | None) -> int:

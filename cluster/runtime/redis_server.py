@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,14 +103,22 @@ def find_server(search_path: str | None = None) -> ServerBinary:
 
 
 def command(
-    server: ServerBinary, host: str, port: int, workdir: Path, *, aof: bool = False
+    server: ServerBinary,
+    host: str,
+    port: int,
+    workdir: Path,
+    *,
+    aof: bool = False,
+    extra: Sequence[str] = (),
 ) -> list[str]:
-    """The command line: loopback only, no RDB snapshots, AOF only when asked, foreground."""
+    """The command line: loopback only, no RDB snapshots, AOF only when asked, foreground;
+    ``extra`` options last (``--replicaof``, ``--sentinel``)."""
     return [
         server.path,
         *("--port", str(port), "--bind", host, "--save", ""),
         *("--appendonly", "yes" if aof else "no", "--dir", str(workdir.resolve())),
         *("--daemonize", "no"),
+        *extra,
     ]
 
 
@@ -161,12 +170,16 @@ def start(
     aof: bool = False,
     detach: bool = True,
     timeout: float = 10.0,
+    extra: Sequence[str] = (),
+    name: str = "redis",
+    argv: Sequence[str] | None = None,
 ) -> RedisChild:
     """Start the server and return once it accepts connections; ``StartupFailed`` (with the
-    log's tail) and nothing left running when it does not within ``timeout``."""
+    log's tail) and nothing left running when it does not within ``timeout``. ``name`` is its
+    name in the state (``redis-2``, ``sentinel-1``); ``argv`` replaces the command line."""
     workdir.mkdir(parents=True, exist_ok=True)
-    argv = command(server, host, port, workdir, aof=aof)
-    proc, record = procs.launch("redis", "redis", port, argv, os.environ, log, detach=detach)
+    argv = argv or command(server, host, port, workdir, aof=aof, extra=extra)
+    proc, record = procs.launch("redis", name, port, argv, os.environ, log, detach=detach)
     child = RedisChild(server, proc, record, host, detach)
     if not wait_port(host, port, timeout, lambda: proc.poll() is None):
         child.kill()

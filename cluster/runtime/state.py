@@ -50,11 +50,27 @@ class LocalState:
     #: Which Redis server ``up`` chose, in words (``cluster status`` shows it).
     redis_server: str = ""
     admin_port: int | None = None  # the balancer's admin listener (None: not known yet)
+    #: With ``CLUSTER_HA``: the other data servers (``redis-2``, ``redis-3``; ``redis`` is the
+    #: first primary) and the sentinels. Which one is the primary now, only a sentinel knows.
+    replicas: tuple[ProcRecord, ...] = ()
+    sentinels: tuple[ProcRecord, ...] = ()
 
     def processes(self) -> tuple[ProcRecord, ...]:
-        """Every process, in the order ``down`` stops them (traffic first, data last)."""
+        """Every process, in the order ``down`` stops them (traffic first, data last; the
+        sentinels before the data servers, so that stopping those starts no failover)."""
         head = (self.balancer,) if self.balancer else ()
-        return (*head, *self.nodes, self.redis)
+        return (*head, *self.nodes, *self.sentinels, *self.redis_members())
+
+    def redis_members(self) -> tuple[ProcRecord, ...]:
+        """The data servers: ``redis``, then the replicas it started with."""
+        return (self.redis, *self.replicas)
+
+    def with_redis_member(self, record: ProcRecord) -> LocalState:
+        """This state with ``record`` replacing the data server of the same name."""
+        if record.name == self.redis.name:
+            return replace(self, redis=record)
+        replicas = tuple(record if r.name == record.name else r for r in self.replicas)
+        return replace(self, replicas=replicas)
 
     def node(self, name: str) -> ProcRecord | None:
         return next((n for n in self.nodes if n.name == name), None)
@@ -80,6 +96,15 @@ class LocalState:
             "nodes": [asdict(n) for n in self.nodes],
             "redis_server": self.redis_server,
             "admin_port": self.admin_port,
+            **self._ha_json(),
+        }
+
+    def _ha_json(self) -> dict[str, Any]:
+        if not self.sentinels:
+            return {}  # the state of a cluster without HA keeps its shape
+        return {
+            "replicas": [asdict(r) for r in self.replicas],
+            "sentinels": [asdict(s) for s in self.sentinels],
         }
 
     @classmethod
@@ -96,6 +121,8 @@ class LocalState:
                 nodes=tuple(ProcRecord(**n) for n in data["nodes"]),
                 redis_server=str(data.get("redis_server") or ""),
                 admin_port=data.get("admin_port"),
+                replicas=tuple(ProcRecord(**r) for r in data.get("replicas", ())),
+                sentinels=tuple(ProcRecord(**r) for r in data.get("sentinels", ())),
             )
         except (AttributeError, KeyError, TypeError) as exc:
             raise StateError(f"malformed cluster state: {exc}") from exc

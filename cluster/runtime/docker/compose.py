@@ -34,9 +34,11 @@ def _plugin_answers() -> bool:
 class Compose:
     """Runs the Compose CLI for one project and file."""
 
-    def __init__(self, project: str, compose_file: Path) -> None:
+    def __init__(self, project: str, compose_file: Path, *overrides: Path) -> None:
         self.project = project
         self.file = compose_file
+        #: Further files merged over the first (compose/compose.ha.yaml).
+        self.overrides = overrides
         self._base: list[str] | None = None
 
     @property
@@ -48,7 +50,8 @@ class Compose:
 
     def run(self, args: Sequence[str], env: Mapping[str, str], timeout: float = 300.0) -> str:
         """Run ``compose -p PROJECT -f FILE ARGS``; its output, or ``ClusterError`` with it."""
-        argv = [*self.base, "-p", self.project, "-f", str(self.file), *args]
+        files = [arg for path in (self.file, *self.overrides) for arg in ("-f", str(path))]
+        argv = [*self.base, "-p", self.project, *files, *args]
         try:
             done = subprocess.run(
                 argv,

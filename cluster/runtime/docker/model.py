@@ -111,6 +111,7 @@ def compose_env(
     drain_seconds: float | None,
     extra: Sequence[tuple[str, str]] = (),
     admin_publish_port: int | None = None,
+    wait_replicas: int | None = None,
 ) -> dict[str, str]:
     """The environment Compose interpolates compose/compose.yaml with."""
     env = dict(base)
@@ -127,6 +128,8 @@ def compose_env(
         env["DRAIN_SECONDS"] = f"{drain_seconds:g}"
     if admin_publish_port is not None:
         env["BALANCER_ADMIN_PUBLISH_PORT"] = str(admin_publish_port)
+    if wait_replicas is not None:  # compose/compose.ha.yaml hands it to the nodes
+        env["REDIS_WAIT_REPLICAS"] = str(wait_replicas)
     env.update(dict(extra))
     return env
 

@@ -51,8 +51,6 @@ from cluster.runtime.docker.model import (
     BALANCER_SERVICE,
     NETWORK,
     NODE_SERVICE,
-    REDIS_SERVICE,
-    SERVICE_LABEL,
     compose_env,
     label_filter,
     network_filter,
@@ -63,6 +61,7 @@ from cluster.runtime.docker.model import (
     published_port,
     ready,
 )
+from cluster.runtime.docker.redis_ha import HA_FILE, DockerSentinelMembers
 from cluster.runtime.net import get_json, port_free
 
 log = logging.getLogger("cluster.runtime.docker.runtime")
@@ -72,7 +71,7 @@ def create_runtime(config: ClusterConfig) -> DockerRuntime:
     return DockerRuntime(config, DockerSettings.from_env())
 
 
-class DockerRuntime(Runtime):
+class DockerRuntime(DockerSentinelMembers, Runtime):
     """Containers of the Compose project ``settings.project``."""
 
     name = "docker"
@@ -82,7 +81,8 @@ class DockerRuntime(Runtime):
     ) -> None:
         super().__init__(config)
         self.settings = settings
-        self.compose = Compose(settings.project, settings.compose_file)
+        # With --ha, compose/compose.ha.yaml over the file (redis_ha.py).
+        self.compose = Compose(settings.project, settings.compose_file, *([HA_FILE] * config.ha))
         self.secret = config.state_dir / "docker" / settings.project / "jwt-secret"
         self._client = client
 
@@ -113,6 +113,7 @@ class DockerRuntime(Runtime):
             drain_seconds=self.config.drain_seconds,
             extra=self.settings.extra_env,
             admin_publish_port=self.config.admin_port,
+            wait_replicas=self.config.wait_replicas,
         )
 
     def _compose(self, args: list[str], nodes: int) -> str:
@@ -151,10 +152,6 @@ class DockerRuntime(Runtime):
             node_name(container.labels), url, None, container.name, node_state(container.status)
         )
 
-    def _one(self, service: str) -> Any | None:
-        found = self.containers(service)
-        return found[0] if found else None
-
     # -- Runtime ---------------------------------------------------------------------------------
 
     def up(self, nodes: int) -> ClusterStatus:
@@ -176,6 +173,8 @@ class DockerRuntime(Runtime):
         try:
             self._compose(["up", "-d", "--no-build", "--scale", f"{NODE_SERVICE}={nodes}"], nodes)
             self.wait_ready(self._urls())
+            if self.config.ha:
+                self.wait_sentinels(max(self.config.ready_timeout, 60.0))
         except BaseException:
             self.down()
             raise
@@ -210,20 +209,20 @@ class DockerRuntime(Runtime):
                 "(start one with `cluster up --runtime docker`)"
             )
         network = f"{self.settings.project}_{NETWORK}"
-        redis = next((c for c in containers if c.labels.get(SERVICE_LABEL) == REDIS_SERVICE), None)
-        redis_ip = network_ip(redis.attrs, network) if redis else None
         nodes = tuple(self._info(c, network) for c in self._node_containers().values())
+        redis, sentinels = self.redis_address(containers, network)
         return ClusterStatus(
             runtime=self.name,
             balancer=f"http://{self.config.host}:{self._balancer_port()}",
-            redis=f"redis://{redis_ip or REDIS_SERVICE}:6379/0",
+            redis=f"redis://{redis}:6379/0",
             nodes=nodes,
             admin=self._admin_url(),
+            sentinels=sentinels,
         )
 
     def _balancer_port(self, inside: int = BALANCER_PORT) -> int:
         """The host port published for the balancer container's ``inside`` port."""
-        balancer = self._one(BALANCER_SERVICE)
+        balancer = self._service(BALANCER_SERVICE)
         port = published_port(balancer.attrs, inside) if balancer is not None else None
         return port or (
             self.config.admin_port if inside == ADMIN_PORT else self.config.balancer_port

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from prometheus_client import Gauge
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -20,6 +21,7 @@ from nodes.profile_cache import ProfileCache
 from nodes.revocation.base import RevocationSettings
 from nodes.revocation.factory import create_revocation
 from nodes.seed import seeding_ctx
+from nodes.sessions import SessionStore
 from nodes.state import (
     CONFIG,
     HASHING,
@@ -28,6 +30,7 @@ from nodes.state import (
     READINESS,
     REDIS,
     REVOCATION,
+    SESSIONS,
     STORE,
     TOKENS,
     VERIFIED,
@@ -107,6 +110,10 @@ def create_app(config: NodeConfig) -> web.Application:
     app[METRICS] = Metrics()
     app[READINESS] = Readiness()
     app[PROFILES] = ProfileCache(config.profile_cache_seconds)
+    if config.sessions == "memory":  # the stateful twin (nodes.sessions)
+        store = app[SESSIONS] = SessionStore()
+        Gauge("node_sessions", "Sessions held in this node's memory (SESSIONS=memory)",
+              registry=app[METRICS].registry).set_function(lambda: len(store))  # fmt: skip
     app.cleanup_ctx.extend([redis_ctx, revocation_ctx, hashing_ctx, seeding_ctx])
     add_routes(app)
     return app

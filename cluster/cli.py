@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cluster.config import ClusterConfig
+from cluster.config import VARIANTS, ClusterConfig
 from cluster.runtime.base import ClusterError, ClusterStatus, Runtime
 from cluster.runtime.choice import RUNTIMES, find_runtime, get_runtime
 from cluster.sticky.cli import main as check_sticky
@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--balancer-port", type=int)
     common.add_argument("--node-port", type=int, help="port of node-1; node-i gets +i-1")
     common.add_argument("--redis-port", type=int)
+    common.add_argument(
+        "--variant",
+        choices=VARIANTS,
+        help="stateless (default, or $CLUSTER_VARIANT), or the stateful twin `make compare` "
+        "measures; give restarts and scale-outs the same (new nodes are started with it)",
+    )
     parser = argparse.ArgumentParser(
         prog="cluster",
         description="Start, inspect, restart and stop the cluster.",
@@ -70,6 +76,7 @@ def config_from(args: argparse.Namespace) -> ClusterConfig:
         "node_port": args.node_port,
         "redis_port": args.redis_port,
         "nodes": getattr(args, "nodes", None),
+        "variant": args.variant,
     }
     return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from cluster.actions import PROCESS_ACTIONS, Action
-from cluster.config import ClusterConfig
+from cluster.config import ClusterConfig, variant_env
 from cluster.runtime import procs, redis_server
 from cluster.runtime.base import (
     AlreadyRunning,
@@ -105,6 +105,7 @@ class LocalRuntime(Runtime):
             "REDIS_URL": f"redis://{state.host}:{state.redis.port}/0",
             "JWT_SECRET_FILE": state.secret_file,
             "REVOCATION": self.config.revocation,
+            **variant_env(self.config.variant),
         }
         if self.config.drain_seconds is not None:
             env["DRAIN_SECONDS"] = str(self.config.drain_seconds)
@@ -120,6 +121,7 @@ class LocalRuntime(Runtime):
             "BALANCER_ADMIN_HOST": state.host,
             "BALANCER_ADMIN_PORT": str(self._admin_port(state)),
             "BALANCER_BACKENDS": backends(state),
+            **variant_env(self.config.variant),
         }
         argv = [self.config.python, "-m", "balancer"]
         log = self.logs / "balancer.log"

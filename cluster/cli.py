@@ -1,6 +1,6 @@
 """``cluster up|down|status|restart|scale``: the console script behind the make targets.
 
-    cluster up [--nodes 3] [--runtime auto|local|docker]
+    cluster up [--nodes 3] [--runtime auto|local|docker] [--variant stateful|…]
     cluster status [--json]
     cluster restart --rolling | cluster restart node-2
     cluster scale 5

@@ -35,6 +35,7 @@ from loadtest.compare import plot, table
 from loadtest.demo import DemoSettings, chaos_command
 
 HERE = Path(__file__).resolve().parent
+SCALE_AT = 0.6  # of the run: the node added then serves the last 40 %
 API = {"stateless": "token", "stateful+sticky": "session", "stateful": "session"}
 
 
@@ -94,6 +95,15 @@ def scale_out(runtime: Runtime, nodes: int, measured: table.Measured) -> None:
     measured.new_node = status.nodes[-1].name
 
 
+def chaos_argv(demo: DemoSettings, runtime: Runtime, out: Path) -> list[str]:
+    """The demo's four actions, packed into the first half of the run so that the scale-out
+    (at ``SCALE_AT``) meets a whole cluster."""
+    argv = chaos_command(demo, runtime.config.state_dir, out / "chaos.jsonl")
+    interval = max(2.0, (demo.duration * 0.5 - demo.ramp - 8.0) / 3)
+    argv[argv.index("--interval") + 1] = f"{interval:.1f}"
+    return argv
+
+
 def drive(runtime: Runtime, args: argparse.Namespace, out: Path, measured: table.Measured) -> None:
     """Users for the whole run, chaos once they are in, the scale-out after it, if time is left."""
     env = {**os.environ, "COMPARE_API": API[measured.variant],
@@ -105,12 +115,11 @@ def drive(runtime: Runtime, args: argparse.Namespace, out: Path, measured: table
                                   env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         try:
             time.sleep(demo.ramp + 2.0)
-            chaos = subprocess.Popen(
-                chaos_command(demo, runtime.config.state_dir, out / "chaos.jsonl"),
-                stdout=chaos_log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            chaos = subprocess.Popen(chaos_argv(demo, runtime, out), stdout=chaos_log,
+                                     stderr=subprocess.STDOUT)  # fmt: skip
             chaos.wait(args.duration + 60)
-            if time.monotonic() - started < args.duration * 0.8:
+            time.sleep(max(0.0, started + args.duration * SCALE_AT - time.monotonic()))
+            if time.monotonic() - started < args.duration * 0.85:
                 scale_out(runtime, args.nodes, measured)
             locust.wait(args.duration + 60)
         finally:

@@ -35,7 +35,7 @@ from loadtest.compare import plot, table
 from loadtest.demo import DemoSettings, chaos_command
 
 HERE = Path(__file__).resolve().parent
-SCALE_AT = 0.6  # of the run: the node added then serves the last 40 %
+SCALE_AT = 0.7  # of the run: the node added then serves the last 30 %
 API = {"stateless": "token", "stateful+sticky": "session", "stateful": "session"}
 
 
@@ -96,10 +96,10 @@ def scale_out(runtime: Runtime, nodes: int, measured: table.Measured) -> None:
 
 
 def chaos_argv(demo: DemoSettings, runtime: Runtime, out: Path) -> list[str]:
-    """The demo's four actions, packed into the first half of the run so that the scale-out
-    (at ``SCALE_AT``) meets a whole cluster."""
+    """The demo's four actions before ``SCALE_AT``, so that the scale-out meets a whole cluster;
+    never closer than a killed node's restart and readiness (else chaos skips an action)."""
     argv = chaos_command(demo, runtime.config.state_dir, out / "chaos.jsonl")
-    interval = max(2.0, (demo.duration * 0.5 - demo.ramp - 8.0) / 3)
+    interval = max(4.5, (demo.duration * SCALE_AT - demo.ramp - 8.0) / 3)
     argv[argv.index("--interval") + 1] = f"{interval:.1f}"
     return argv
 
@@ -115,8 +115,10 @@ def drive(runtime: Runtime, args: argparse.Namespace, out: Path, measured: table
                                   env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         try:
             time.sleep(demo.ramp + 2.0)
+            # chaos-kill restarts what it kills through its own runtime: with this variant.
+            chaos_env = {**os.environ, "CLUSTER_VARIANT": measured.variant}
             chaos = subprocess.Popen(chaos_argv(demo, runtime, out), stdout=chaos_log,
-                                     stderr=subprocess.STDOUT)  # fmt: skip
+                                     stderr=subprocess.STDOUT, env=chaos_env)  # fmt: skip
             chaos.wait(args.duration + 60)
             time.sleep(max(0.0, started + args.duration * SCALE_AT - time.monotonic()))
             if time.monotonic() - started < args.duration * 0.85:

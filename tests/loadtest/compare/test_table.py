@@ -30,9 +30,9 @@ def test_answers_per_node_leave_out_the_balancers_own() -> None:
     assert skew({"a": 3, "b": 1}) == 1.5 and skew({}) == 0.0
 
 
-def test_memory_peak_growth_and_sessions() -> None:
-    assert memory(measured()) == (52.0, 2.0, 7)
-    assert memory(Measured("stateless", {})) == (0.0, 0.0, 0)
+def test_memory_peak_and_sessions() -> None:
+    assert memory(measured()) == (52.0, 7)
+    assert memory(Measured("stateless", {})) == (0.0, 0)
 
 
 def test_the_closing_line_and_the_table() -> None:

@@ -22,7 +22,7 @@ LOAD_HOST ?= http://127.0.0.1:8080
 .DEFAULT_GOAL := help
 .PHONY: help venv test lint fmt demo failover cluster-up cluster-down cluster-status load chaos \
         bench-balancer bench-node paradox images clean fullspeed docs bench-overload \
-        bloat csrf
+        bloat csrf compare
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -101,6 +101,12 @@ bench-overload: $(STAMP)  ## logins offered vs served (capacity curve), this bal
 
 paradox: $(STAMP)  ## the revocation modes measured side by side
 	$(BIN)/paradox $(PARADOX_ARGS)
+
+# Its own defaults (40 s per variant, 20 users) unless DURATION or USERS is given.
+compare: $(STAMP)  ## stateless vs the stateful twin, sticky and not: same load, chaos, scale-out
+	$(BIN)/python -m loadtest.compare.run --nodes $(NODES) \
+	  $(if $(filter command line environment,$(origin DURATION)),--duration $(DURATION)) \
+	  $(if $(filter command line environment,$(origin USERS)),--users $(USERS))
 
 bloat: $(STAMP)  ## fat JWTs (0-1000 roles) vs the lean token + profile from Redis; where each breaks
 	$(BIN)/python -m loadtest.bloat.run $(BLOAT_ARGS)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from servicekit.parsers import BOOLEAN, Parser, comma_list, integer, number, text
+from servicekit.parsers import BOOLEAN, Parser, choice, comma_list, integer, matching, number, text
 from servicekit.settings import LOG_LEVEL, SettingError, field_of, read, setting
 
 ConfigError = SettingError  # the name ``balancer.__main__`` and the tests catch
@@ -75,6 +75,21 @@ class BalancerConfig:
         BOOLEAN,
         False,
         help="honour `X-LB-Explain: 1` from clients (how each try went); off: ignored, stripped",
+    )
+    # Off by default, and off is the design: no node holds a session. `cookie` exists for the
+    # stateful twin of `make compare` (balancer/sticky.py), to measure what stickiness costs.
+    sticky: str = setting(
+        "BALANCER_STICKY",
+        choice(("off", "cookie")),
+        "off",
+        help="`cookie`: pin each client to the node that first answered it with a cookie the "
+        "balancer inserts (HAProxy's `cookie … insert indirect nocache`); `off`: round robin only",
+    )
+    sticky_cookie: str = setting(
+        "BALANCER_STICKY_COOKIE",
+        matching(r"[A-Za-z0-9_.-]{1,64}", "1 to 64 letters, digits, `_`, `.` or `-`"),
+        "SRV",
+        help="the name of the pin cookie of `BALANCER_STICKY=cookie`",
     )
     backends: tuple[str, ...] = setting(
         "BALANCER_BACKENDS", BACKENDS, (), help="the nodes (or set `BALANCER_DISCOVER`)"

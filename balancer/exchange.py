@@ -50,9 +50,13 @@ class Exchange(Relay):
         self._attempt()
 
     # -- attempts ----------------------------------------------------------------------------
+    def _pick(self) -> Backend | None:
+        """The next try's backend (``pinned.PinnedExchange`` prefers a pinned one first)."""
+        return self.proxy.pool.pick(self.tried)
+
     def _attempt(self) -> None:
         pool = self.proxy.pool
-        backend = pool.pick(self.tried)
+        backend = self._pick()
         if backend is None and not self.tried and not pool.any_up():
             backend = pool.fallback()  # nothing is up: the least recently failed, once
         if backend is None:

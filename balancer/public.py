@@ -11,6 +11,7 @@ connection goes on. ``X-LB-Explain: 1`` is stripped before forwarding in any cas
 from __future__ import annotations
 
 from balancer.exchange import Exchange
+from balancer.pinned import PinnedExchange
 from balancer.request import Request
 from balancer.server import ClientProtocol
 from balancer.target import BadTarget, public_target
@@ -33,7 +34,8 @@ class PublicProtocol(ClientProtocol):
             return
         if not self.explain:
             forward.explain = False  # X-LB-Explain: stripped by rewrite_request, now ignored too
-        self.exchange = Exchange(self.proxy, self, request)
+        sticky = self.proxy.config.sticky == "cookie"  # the stateful twin only (``pinned``)
+        self.exchange = (PinnedExchange if sticky else Exchange)(self.proxy, self, request)
         self.exchange.start()
 
     def pause_writing(self) -> None:

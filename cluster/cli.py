@@ -1,6 +1,6 @@
 """``cluster up|down|status|restart|scale``: the console script behind the make targets.
 
-    cluster up [--nodes 3] [--runtime auto|local|docker] [--ha]
+    cluster up [--nodes 3] [--runtime auto|local|docker] [--ha] [--variant stateful|…]
     cluster status [--json]
     cluster restart --rolling | cluster restart node-2
     cluster scale 5
@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cluster.config import ClusterConfig
+from cluster.config import VARIANTS, ClusterConfig
 from cluster.runtime.base import ClusterError, ClusterStatus, Runtime
 from cluster.runtime.choice import RUNTIMES, find_runtime, get_runtime
 from cluster.sticky.cli import main as check_sticky
@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--balancer-port", type=int)
     common.add_argument("--node-port", type=int, help="port of node-1; node-i gets +i-1")
     common.add_argument("--redis-port", type=int)
+    common.add_argument(
+        "--variant",
+        choices=VARIANTS,
+        help="stateless (default, or $CLUSTER_VARIANT), or the stateful twin `make compare` "
+        "measures; give restarts and scale-outs the same (new nodes are started with it)",
+    )
     parser = argparse.ArgumentParser(
         prog="cluster",
         description="Start, inspect, restart and stop the cluster.",
@@ -77,6 +83,7 @@ def config_from(args: argparse.Namespace) -> ClusterConfig:
         "redis_port": args.redis_port,
         "nodes": getattr(args, "nodes", None),
         "ha": getattr(args, "ha", None),
+        "variant": args.variant,
     }
     return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
 

@@ -32,6 +32,18 @@ def _flag(raw: str) -> bool:
 
 _FLAG = Parser("1 or 0 (yes/no, on/off)", _flag)
 
+#: The cluster's variants (``make compare``): the design, and its stateful twin (node sessions in
+#: memory, ``nodes.sessions``) with and without the balancer pinning clients by cookie.
+VARIANTS = ("stateless", "stateful+sticky", "stateful")
+
+
+def variant_env(variant: str) -> dict[str, str]:
+    """The node and balancer settings of a variant, passed to both (each reads its own)."""
+    return {
+        "SESSIONS": "none" if variant == "stateless" else "memory",
+        "BALANCER_STICKY": "cookie" if variant == "stateful+sticky" else "off",
+    }
+
 
 @dataclass(frozen=True, slots=True)
 class ClusterConfig:
@@ -103,6 +115,13 @@ class ClusterConfig:
     # Passed on to the nodes as it is: the node checks it (and this package imports no node).
     revocation: str = setting(
         "REVOCATION", text("a node's revocation mode"), "none", help="the nodes' `REVOCATION`"
+    )
+    variant: str = setting(
+        "CLUSTER_VARIANT",
+        choice(VARIANTS),
+        "stateless",
+        help="`stateful`: the nodes keep sessions in memory (`SESSIONS=memory`, the anti-pattern "
+        "`make compare` measures); `stateful+sticky`: also `BALANCER_STICKY=cookie`",
     )
     drain_seconds: float | None = setting(
         "DRAIN_SECONDS",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from prometheus_client import Gauge
 
 from nodes.config import NodeConfig
 from nodes.cpu_gate import CpuGate, calibrate, default_concurrency, thread_pool
@@ -17,6 +18,7 @@ from nodes.redis_client import connect, failover_retry, wait_for_replicas
 from nodes.revocation.base import RevocationSettings
 from nodes.revocation.factory import create_revocation
 from nodes.seed import seeding_ctx
+from nodes.sessions import SessionStore
 from nodes.state import (
     CONFIG,
     HASHING,
@@ -25,6 +27,7 @@ from nodes.state import (
     READINESS,
     REDIS,
     REVOCATION,
+    SESSIONS,
     STORE,
     TOKENS,
     VERIFIED,
@@ -101,6 +104,10 @@ def create_app(config: NodeConfig) -> web.Application:
     app[METRICS] = Metrics()
     app[READINESS] = Readiness()
     app[PROFILES] = ProfileCache(config.profile_cache_seconds)
+    if config.sessions == "memory":  # the stateful twin (nodes.sessions)
+        store = app[SESSIONS] = SessionStore()
+        Gauge("node_sessions", "Sessions held in this node's memory (SESSIONS=memory)",
+              registry=app[METRICS].registry).set_function(lambda: len(store))  # fmt: skip
     app.cleanup_ctx.extend([redis_ctx, revocation_ctx, hashing_ctx, seeding_ctx])
     add_routes(app)
     return app

@@ -133,6 +133,15 @@ class NodeConfig:
         help="login also sets an HttpOnly cookie holding the token, with this SameSite, and "
         "requests may authenticate with it; `off`: Bearer only",
     )
+    # The stateful twin of `make compare` (nodes/sessions.py: the anti-pattern, on purpose).
+    sessions: str = setting(
+        "SESSIONS",
+        choice(("none", "memory")),
+        "none",
+        help="`memory`: login also creates a session in this node's memory (a `session_id` "
+        "cookie, the caller and a cart: `/cart`), and requests may authenticate with it; "
+        "`none`: stateless, Bearer only",
+    )
     profile_cache_seconds: float = setting(
         "PROFILE_CACHE_SECONDS",
         number(0.0, 3600.0),

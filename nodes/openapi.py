@@ -113,7 +113,26 @@ _ORDER_LINKS = {
 
 
 def _paths(config: NodeConfig) -> dict[str, Any]:
-    return {**_auth_paths(config), **_resource_paths(), **_probe_paths()}
+    cart = _cart_paths() if config.sessions == "memory" else {}
+    return {**_auth_paths(config), **_resource_paths(), **cart, **_probe_paths()}
+
+
+_SESSION_SCHEME = {"session": {"type": "apiKey", "in": "cookie", "name": "session_id"}}
+
+
+def _cart_paths() -> dict[str, Any]:
+    """``SESSIONS=memory`` only: session state in one node's memory (the anti-pattern)."""
+    note = "Kept in the `session_id` session, in the memory of the node that created it only."
+    cart, added = _ok("200", "The cart", "Cart"), _ok("201", "Added; the cart", "Cart")
+    item = {
+        "get": _op("The session's cart", cart, "401", operationId="getCart", description=note),
+        "post": _op("Add a line to the session's cart", added, "400 401 413",
+                    operationId="addToCart", description=note,
+                    requestBody={"required": True, "content": _json("OrderInput")}),
+    }  # fmt: skip
+    for op in item.values():
+        op["security"] = [{"session": []}]
+    return {"/cart": item}
 
 
 def _auth_paths(config: NodeConfig) -> dict[str, Any]:
@@ -244,6 +263,8 @@ def _schemas() -> dict[str, Any]:
         "Order": obj(order),
         "OrderList": obj({"orders": {"type": "array", "items": {"$ref": _REF + "Order"}},
                           "total": integer, "offset": integer, "limit": integer}),
+        "Cart": obj({"items": {"type": "array", "items": {"$ref": _REF + "OrderInput"}},
+                     "count": integer, "node": string}),
         "Probe": {"type": "object", "properties": {"status": string}, "required": ["status"]},
     }  # fmt: skip
 
@@ -263,7 +284,8 @@ def openapi_document(config: NodeConfig) -> dict[str, Any]:
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                **(_SESSION_SCHEME if config.sessions == "memory" else {}),
             },
         },
     }

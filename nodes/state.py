@@ -12,6 +12,7 @@ from nodes.cpu_gate import CpuGate
 from nodes.metrics import Metrics
 from nodes.profile_cache import ProfileCache
 from nodes.revocation.base import Revocation
+from nodes.sessions import SessionStore
 from nodes.store import Store
 from nodes.token_cache import VerifiedTokens
 from nodes.tokens import TokenSettings
@@ -40,5 +41,7 @@ REVOCATION = web.AppKey("revocation", Revocation)
 HASHING = web.AppKey("hashing", CpuGate)
 #: A hash of no real password, verified when the user does not exist (equal login timing).
 DUMMY_HASH = web.AppKey("dummy_hash", str)
+#: ``SESSIONS=memory`` only: server-side sessions (``nodes.sessions``: the anti-pattern).
+SESSIONS = web.AppKey("sessions", SessionStore)
 #: The request id of the current request (set by the context middleware).
 REQUEST_ID = web.RequestKey("request_id", str)

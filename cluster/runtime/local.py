@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from cluster.actions import PROCESS_ACTIONS, Action
-from cluster.config import ClusterConfig
+from cluster.config import ClusterConfig, variant_env
 from cluster.runtime import procs, redis_server
 from cluster.runtime.base import (
     AlreadyRunning,
@@ -110,6 +110,7 @@ class LocalRuntime(SentinelMembers, Runtime):
             "JWT_SECRET_FILE": state.secret_file,
             "REVOCATION": self.config.revocation,
             **self.ha.node_env(state),
+            **variant_env(self.config.variant),
         }
         if self.config.drain_seconds is not None:
             env["DRAIN_SECONDS"] = str(self.config.drain_seconds)
@@ -125,6 +126,7 @@ class LocalRuntime(SentinelMembers, Runtime):
             "BALANCER_ADMIN_HOST": state.host,
             "BALANCER_ADMIN_PORT": str(self._admin_port(state)),
             "BALANCER_BACKENDS": backends(state),
+            **variant_env(self.config.variant),
         }
         argv = [self.config.python, "-m", "balancer"]
         log = self.logs / "balancer.log"

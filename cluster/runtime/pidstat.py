@@ -80,3 +80,14 @@ def cpu_seconds_with_children(pid: int) -> float:
         if path.parent.name == str(pid) or stat.ppid == pid:
             total += stat.cpu_ticks
     return total / ticks_per_second()
+
+
+def rss_bytes(pid: int | None) -> int:
+    """The resident set of ``pid`` in bytes (``/proc/<pid>/statm``, field 2); 0 when gone."""
+    if pid is None:
+        return 0
+    try:
+        pages = int((PROC / str(pid) / "statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")

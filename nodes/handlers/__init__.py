@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nodes.handlers import creates, orders, probes, profile, session
+from nodes.handlers import cart, creates, orders, probes, profile, session
+from nodes.state import CONFIG
 
 ROUTES = (
     ("POST", "/auth/login", session.login),
@@ -25,6 +26,8 @@ ROUTES = (
 
 
 def add_routes(app: web.Application) -> None:
-    """Register ``ROUTES`` (no implicit HEAD: the OpenAPI document lists exactly these)."""
-    for method, path, handler in ROUTES:
+    """Register ``ROUTES`` (no implicit HEAD: the OpenAPI document lists exactly these), and
+    the cart's with ``SESSIONS=memory``."""
+    routes = ROUTES + cart.ROUTES if app[CONFIG].sessions == "memory" else ROUTES
+    for method, path, handler in routes:
         app.router.add_route(method, path, handler)

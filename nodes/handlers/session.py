@@ -15,7 +15,18 @@ from nodes.handlers.common import json_response, read_json, valid_id
 from nodes.middleware import route_template
 from nodes.passwords import verify_password
 from nodes.revocation.base import RevocationUnavailable, TokenRef
-from nodes.state import CONFIG, DUMMY_HASH, HASHING, METRICS, REVOCATION, STORE, TOKENS
+from nodes.sessions import COOKIE as SESSION_COOKIE
+from nodes.state import (
+    CONFIG,
+    DUMMY_HASH,
+    HASHING,
+    METRICS,
+    REVOCATION,
+    SESSIONS,
+    STORE,
+    TOKENS,
+    VERIFIED,
+)
 from nodes.tokens import Claims, issue_token
 
 MAX_PASSWORD_CHARS = 1024
@@ -84,6 +95,10 @@ async def login(request: web.Request) -> web.Response:
             COOKIE, token, max_age=config.jwt_ttl, path="/", httponly=True,
             samesite=config.auth_cookie.capitalize(), secure=config.auth_cookie == "none",
         )  # fmt: skip
+    if config.sessions == "memory":  # the stateful twin: a session only this node knows
+        session = app[SESSIONS].create(app[VERIFIED].verify(token), time.time())
+        response.set_cookie(SESSION_COOKIE, session.sid, max_age=config.jwt_ttl, path="/",
+                            httponly=True, samesite="Lax")  # fmt: skip
     return response
 
 
@@ -110,7 +125,11 @@ async def logout(request: web.Request) -> web.Response:
             type_="revocation-unavailable",
             headers={"Retry-After": "1"},
         ) from exc
-    return web.Response(status=204)
+    response = web.Response(status=204)
+    if request.app[CONFIG].sessions == "memory":
+        request.app[SESSIONS].drop(request.cookies.get(SESSION_COOKIE, ""))
+        response.del_cookie(SESSION_COOKIE, path="/")
+    return response
 
 
 async def logout_all(request: web.Request) -> web.Response:

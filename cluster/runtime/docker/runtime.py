@@ -23,7 +23,7 @@ from functools import cached_property
 from typing import Any
 
 from cluster.actions import Action
-from cluster.config import ClusterConfig
+from cluster.config import ClusterConfig, variant_env
 from cluster.runtime.base import (
     AlreadyRunning,
     ClusterError,
@@ -111,7 +111,7 @@ class DockerRuntime(DockerSentinelMembers, Runtime):
             nodes=nodes,
             revocation=self.config.revocation,
             drain_seconds=self.config.drain_seconds,
-            extra=self.settings.extra_env,
+            extra=(*variant_env(self.config.variant).items(), *self.settings.extra_env),
             admin_publish_port=self.config.admin_port,
             wait_replicas=self.config.wait_replicas,
         )

@@ -109,19 +109,21 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def balancer(backends: Backends) -> Iterator[str]:
-    """This project's balancer in front of ``backends``, once it reports every one up."""
+def balancer(backends: Backends, env: dict[str, str] | None = None) -> Iterator[str]:
+    """This project's balancer in front of ``backends``, once it reports every one up; ``env``
+    adds settings (``BALANCER_STICKY=cookie``)."""
     port, admin = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BALANCER_")}
-    env |= {
+    settings = {k: v for k, v in os.environ.items() if not k.startswith("BALANCER_")}
+    settings |= {
         "BALANCER_HOST": "127.0.0.1",
         "BALANCER_PORT": str(port),
         "BALANCER_ADMIN_PORT": str(admin),
         "BALANCER_BACKENDS": ",".join(f"http://{a}" for a in backends.addresses),
         "BALANCER_HEALTH_INTERVAL": "0.1",
         "LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
-    with process([sys.executable, "-m", "balancer"], port, env) as url:
+    with process([sys.executable, "-m", "balancer"], port, settings) as url:
         _wait_all_up(f"http://127.0.0.1:{admin}/_lb/status", len(backends.servers))
         yield url
 

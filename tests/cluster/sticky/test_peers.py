@@ -46,6 +46,15 @@ def test_this_balancer_is_not_sticky(
     assert "jar: app_session" in out and "replaying only cookie app_session" in out
 
 
+def test_this_balancer_with_cookie_pinning_is_sticky(
+    backends: peers.Backends, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with peers.balancer(backends, {"BALANCER_STICKY": "cookie"}) as url:
+        first, status, out = check(capsys, url)
+    assert (first, status) == BY_SRV
+    assert "sticky by cookie app_session" not in out
+
+
 def test_a_manifest_with_affinity_makes_it_sticky(
     backends: peers.Backends, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

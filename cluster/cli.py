@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", parents=[common], help="start Redis, the nodes and the balancer")
     up.add_argument("--nodes", type=int, help="how many nodes (default $NODES or 3)")
+    up.add_argument(
+        "--tls", action="store_true", default=None, help="HTTPS on the balancer's port (local)"
+    )
     sub.add_parser("down", parents=[common], help="stop everything `up` started")
     status = sub.add_parser("status", parents=[common], help="what runs, where, healthy or not")
     status.add_argument(
@@ -70,6 +73,7 @@ def config_from(args: argparse.Namespace) -> ClusterConfig:
         "node_port": args.node_port,
         "redis_port": args.redis_port,
         "nodes": getattr(args, "nodes", None),
+        "tls": getattr(args, "tls", None),
     }
     return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -106,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     runtime = runtime_for(args, config)
     if args.command == "up":
+        if config.tls and runtime.name != "local":
+            raise ClusterError("--tls (CLUSTER_TLS) needs the local runtime (--runtime local)")
         status = runtime.up(config.nodes)
         print(render_status(status, runtime.balancer_status()))
         print(f"cluster up: {len(status.nodes)} nodes behind {status.balancer}")

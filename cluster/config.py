@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from servicekit.parsers import PATH, choice, comma_list, integer, number, text
+from servicekit.parsers import BOOLEAN, PATH, choice, comma_list, integer, number, text
 from servicekit.settings import read, setting
 
 #: What ``RUNTIME`` may name (``cluster.runtime.RUNTIMES`` spells the same three).
@@ -64,6 +64,13 @@ class ClusterConfig:
         help="the cluster's own `redis-server`, never the machine's 6379",
     )
     nodes: int = setting("NODES", integer(1), 3, help="how many nodes `up` starts")
+    tls: bool = setting(
+        "CLUSTER_TLS",
+        BOOLEAN,
+        False,
+        help="`up` makes a self-signed pair under the state dir (`tls/`, mode 0600) and the "
+        "balancer serves HTTPS on its port (local runtime; `cluster up --tls`)",
+    )
     # Passed on to the nodes as it is: the node checks it (and this package imports no node).
     revocation: str = setting(
         "REVOCATION", text("a node's revocation mode"), "none", help="the nodes' `REVOCATION`"

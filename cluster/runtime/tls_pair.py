@@ -39,6 +39,16 @@ def existing_pair(directory: Path) -> TlsPair | None:
 
 def make_pair(directory: Path, host: str = "127.0.0.1") -> TlsPair:
     """A new self-signed pair in ``directory/tls/`` for ``host`` and ``localhost``."""
+    cert_pem, key_pem = _self_signed(host)
+    pair = pair_in(directory)
+    pair.cert.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _write(pair.key, key_pem)
+    _write(pair.cert, cert_pem)
+    return pair
+
+
+def _self_signed(host: str) -> tuple[bytes, bytes]:
+    """(certificate, key) as PEM: ECDSA P-256, valid ``DAYS``, its own issuer."""
     # Imported here: only `up --tls` needs the extra; every other command works without it.
     try:
         from cryptography import x509
@@ -49,15 +59,11 @@ def make_pair(directory: Path, host: str = "127.0.0.1") -> TlsPair:
         raise ClusterError(
             "--tls needs the `cryptography` package: pip install 'stateless-cluster[tls]'"
         ) from exc
-
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stateless-cluster balancer")])
     now = datetime.datetime.now(datetime.UTC)
-    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
-    try:
-        names.append(x509.IPAddress(ipaddress.ip_address(host)))
-    except ValueError:
-        names.append(x509.DNSName(host))
+    ip = _address(host)
+    names = [x509.DNSName("localhost"), x509.IPAddress(ip) if ip else x509.DNSName(host)]
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -71,15 +77,16 @@ def make_pair(directory: Path, host: str = "127.0.0.1") -> TlsPair:
         .sign(key, hashes.SHA256())
     )
     key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    pair = pair_in(directory)
-    pair.cert.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _write(pair.key, key_pem)
-    _write(pair.cert, cert.public_bytes(serialization.Encoding.PEM))
-    return pair
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None  # a name: a DNS entry
 
 
 def _write(path: Path, data: bytes, mode: int = 0o600) -> None:

@@ -65,7 +65,17 @@ def visit(
             )
 
 
-def read_response(conn: ssl.SSLSocket) -> tuple[int, dict[str, str]]:
+def plain_visit(address: tuple[str, int], path: str = "/healthz") -> tuple[int, str]:
+    """The same GET on a new plain TCP connection (the baseline): status and ``X-Served-By``."""
+    host, port = address
+    with socket.create_connection(address, timeout=10) as conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        status, headers = read_response(conn)
+    return status, headers.get("x-served-by", "")
+
+
+def read_response(conn: socket.socket) -> tuple[int, dict[str, str]]:
     """One response framed by ``Content-Length``: its status and headers (body read, dropped)."""
     data = b""
     while b"\r\n\r\n" not in data:

@@ -4,7 +4,9 @@ Each batch is ``n`` connections of one TLS version, one GET each; the balancer's
 batch comes from ``/proc`` (clock ticks: 10 ms, so batches are summed over the rounds before
 dividing). A resumed batch chains its sessions: each connection offers the session the previous
 one left, as a client library does. The keep-alive batch sends ``n`` requests on one connection:
-the balancer's cost of a request without a handshake, to tell the handshake's share.
+the balancer's cost of a request without a handshake, to tell the handshake's share. The plain
+batch (version ``none``) is the same GET on new plain TCP connections to another balancer
+process without TLS: what a connection costs without TLS at all.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loadtest.tls.client import client_context, keep_alive, visit
+from loadtest.tls.client import client_context, keep_alive, plain_visit, visit
 
 MODES = ("full", "resumed", "keep-alive")
 Cpu = Callable[[], float]  # the balancer's CPU seconds so far
@@ -68,6 +70,18 @@ def percentile(values: list[float], pct: float) -> float | None:
     return ordered[rank - 1]
 
 
+def plain_batch(cell: Cell, address: tuple[str, int], n: int, cpu: Cpu) -> None:
+    """``n`` new plain TCP connections, one GET each, into ``cell``."""
+    before = cpu()
+    for _ in range(n):
+        status, served_by = plain_visit(address)
+        cell.statuses[status] += 1
+        cell.served_by[served_by] += 1
+    cell.cpu_s += cpu() - before
+    cell.connections += n
+    cell.requests += n
+
+
 def run_batch(cell: Cell, cafile: Path, address: tuple[str, int], n: int, cpu: Cpu) -> None:
     """``n`` connections (or requests, keep-alive) into ``cell``, the balancer's CPU with them."""
     context = client_context(cafile, cell.version)
@@ -94,12 +108,23 @@ def run_batch(cell: Cell, cafile: Path, address: tuple[str, int], n: int, cpu: C
     cell.requests += n
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A balancer to measure: its address and its CPU so far."""
+
+    address: tuple[str, int]
+    cpu: Cpu
+
+
 def measure(
-    cafile: Path, address: tuple[str, int], versions: tuple[str, ...], n: int, rounds: int, cpu: Cpu
+    cafile: Path, tls: Target, plain: Target, versions: tuple[str, ...], n: int, rounds: int
 ) -> list[Cell]:
-    """Every (version, mode) cell, the batches interleaved round by round (noise spreads evenly)."""
+    """Every (version, mode) cell and the plain baseline, interleaved round by round (so noise
+    from the shared machine spreads evenly over them)."""
     cells = [Cell(version, mode) for version in versions for mode in MODES]
+    baseline = Cell("none", "plain")
     for _ in range(rounds):
         for cell in cells:
-            run_batch(cell, cafile, address, n, cpu)
-    return cells
+            run_batch(cell, cafile, tls.address, n, tls.cpu)
+        plain_batch(baseline, plain.address, n, plain.cpu)
+    return [*cells, baseline]

@@ -10,6 +10,7 @@ MODE_WORDS = {
     "full": "full",
     "resumed": "resumed",
     "keep-alive": "none (requests on one open connection)",
+    "plain": "none: plain HTTP, new connections (another balancer, no TLS)",
 }
 
 
@@ -23,20 +24,23 @@ def handshake_table(cells: list[dict[str, Any]]) -> list[str]:
     """One row per (version, mode): count, reused, time and the balancer's CPU."""
     lines = [
         "| TLS | handshake | connections | resumed | handshake ms p50 / p99 "
-        "| balancer CPU µs per request | less a request on an open connection |",
+        "| balancer CPU µs per connection (keep-alive: per request) "
+        "| less a request on an open connection |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     base = {c["version"]: c["cpu_us_per_request"] for c in cells if c["mode"] == "keep-alive"}
     for cell in cells:
         cpu, open_cost = cell["cpu_us_per_request"], base.get(cell["version"])
         extra = "–"
-        if cell["mode"] != "keep-alive" and cpu is not None and open_cost is not None:
+        if cell["mode"] in ("full", "resumed") and cpu is not None and open_cost is not None:
             extra = f"{cpu - open_cost:.0f}"
         timing = f"{_figure(cell['handshake_ms_median'])} / {_figure(cell['handshake_ms_p99'])}"
         count = cell["connections"]
-        if cell["mode"] == "keep-alive":
+        if cell["mode"] == "keep-alive":  # the CPU column is per request then
             count, timing = f"{count} ({cell['requests']} requests)", "–"
-        reused = "–" if cell["mode"] == "keep-alive" else str(cell["reused"])
+        elif cell["mode"] == "plain":
+            timing = "–"
+        reused = str(cell["reused"]) if cell["mode"] in ("full", "resumed") else "–"
         lines.append(
             f"| {cell['version']} | {MODE_WORDS[cell['mode']]} | {count} | {reused} | {timing} "
             f"| {_figure(cpu, 0)} | {extra} |"
@@ -78,7 +82,7 @@ def draw(cells: list[dict[str, Any]], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    shown = [c for c in cells if c["mode"] != "keep-alive"]
+    shown = [c for c in cells if c["mode"] in ("full", "resumed")]
     names = [f"TLS {c['version']} {c['mode']}" for c in shown]
     colors = ["#c44e52" if c["mode"] == "full" else "#55a868" for c in shown]
     fig, (times, cpu) = plt.subplots(1, 2, figsize=(11, 4))

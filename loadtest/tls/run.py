@@ -8,6 +8,8 @@
    the session the previous connection left, and requests on one open connection; one GET each.
    The client's handshake time, how many resumed, the balancer's CPU from ``/proc``, and which
    node answered each resumed connection (``X-Served-By``): resumption pins nothing.
+   The same GET on new plain TCP connections to another balancer process without TLS is the
+   baseline: what a connection costs with no TLS at all.
 3. The session's life: one that resumed a moment ago, offered after ``restart_balancer`` (a new
    process, the same port and files), then to a second balancer with its own context.
 
@@ -18,29 +20,24 @@ failed, a resumed batch did not resume, or an old session resumed where it canno
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from cluster.config import ClusterConfig
-from cluster.runtime import procs
 from cluster.runtime.base import ClusterError
 from cluster.runtime.local import LocalRuntime
-from cluster.runtime.net import free_port, free_ports, wait_port
+from cluster.runtime.net import free_ports
 from cluster.runtime.pidstat import cpu_seconds
-from cluster.runtime.tls_pair import TlsPair, existing_pair
+from cluster.runtime.tls_pair import existing_pair
 from loadtest.tls import report
+from loadtest.tls.balancers import Running, another_balancer, cluster_balancer
 from loadtest.tls.client import client_context, visit
 from loadtest.tls.lifetime import Offer, across_instances, across_restart
-from loadtest.tls.measure import Cell, measure
+from loadtest.tls.measure import Cell, Target, measure
 
 VERSIONS = ("1.2", "1.3")
 
@@ -60,51 +57,6 @@ def cluster_config(state_dir: Path, nodes: int) -> ClusterConfig:
     )
 
 
-def balancer_pid(runtime: LocalRuntime) -> int:
-    return next(p.pid for p in runtime.processes() if p.role == "balancer")
-
-
-@contextlib.contextmanager
-def second_balancer(runtime: LocalRuntime, pair: TlsPair, log: Path) -> Iterator[tuple[str, int]]:
-    """Another balancer process over the same nodes with the same files (its own context)."""
-    host, port = runtime.config.host, free_port()
-    settings = {
-        "BALANCER_HOST": host,
-        "BALANCER_PORT": str(port),
-        "BALANCER_ADMIN_PORT": "0",
-        "BALANCER_BACKENDS": ",".join(n.url for n in runtime.status().nodes),
-        "BALANCER_TLS_CERT": str(pair.cert),
-        "BALANCER_TLS_KEY": str(pair.key),
-        "LOG_LEVEL": "WARNING",
-    }
-    argv = [runtime.config.python, "-m", "balancer"]
-    proc, _ = procs.launch("balancer", "balancer-b", port, argv, {**os.environ, **settings}, log)
-    try:
-        if not wait_port(host, port, 20, lambda: proc.poll() is None):
-            raise ClusterError(
-                f"the second balancer did not listen; {log}:\n{procs.log_tail(str(log))}"
-            )
-        _wait_answering(pair.cert, (host, port))
-        yield host, port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
-def _wait_answering(cafile: Path, address: tuple[str, int], within: float = 15.0) -> None:
-    """Until a GET through it gets 200 (its probes have found the nodes up)."""
-    context = client_context(cafile, "1.3")
-    deadline = time.monotonic() + within
-    while visit(context, address).status != 200:
-        if time.monotonic() > deadline:
-            raise ClusterError(f"the balancer at {address} answered no 200 within {within:g} s")
-        time.sleep(0.1)
-
-
 def session_facts(cafile: Path, address: tuple[str, int]) -> dict[str, Any]:
     """What the client holds per version: a ticket (stateless resumption) and its lifetime."""
     facts = {}
@@ -118,19 +70,24 @@ def session_facts(cafile: Path, address: tuple[str, int]) -> dict[str, Any]:
     return facts
 
 
+def _target(balancer: Running) -> Target:
+    return Target(balancer.address, lambda: cpu_seconds(balancer.pid))
+
+
 def run(runtime: LocalRuntime, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     pair = existing_pair(runtime.dir)
     if pair is None:
         raise ClusterError("the cluster runs without TLS")
-    address = (runtime.config.host, runtime.config.balancer_port)
-    pid = balancer_pid(runtime)
-    cells = measure(
-        pair.cert, address, VERSIONS, args.connections, args.rounds, lambda: cpu_seconds(pid)
-    )
+    ours = cluster_balancer(runtime)
+    address = ours.address
+    with another_balancer(runtime, None, work / "balancer-plain.log") as plain:
+        cells = measure(
+            pair.cert, _target(ours), _target(plain), VERSIONS, args.connections, args.rounds
+        )
     facts = session_facts(pair.cert, address)
     offers = [across_restart(pair.cert, address, v, runtime.restart_balancer) for v in VERSIONS]
-    with second_balancer(runtime, pair, work / "balancer-b.log") as other:
-        offers += [across_instances(pair.cert, address, other, v) for v in VERSIONS]
+    with another_balancer(runtime, pair, work / "balancer-b.log") as other:
+        offers += [across_instances(pair.cert, address, other.address, v) for v in VERSIONS]
     return {
         "nodes": len(runtime.status().nodes),
         "connections_per_batch": args.connections,
@@ -146,7 +103,7 @@ def broken(cells: list[Cell], offers: list[Offer]) -> list[str]:
     """What contradicts the claim: failed requests, resumption that did not (or did) happen."""
     found = []
     for cell in cells:
-        failed = cell.connections - cell.statuses.get(200, 0) if cell.mode != "keep-alive" else 0
+        failed = cell.requests - cell.statuses.get(200, 0) if cell.mode != "keep-alive" else 0
         if failed:
             found.append(f"TLS {cell.version} {cell.mode}: {failed} requests not 200")
         if cell.mode == "resumed" and cell.reused != cell.connections:

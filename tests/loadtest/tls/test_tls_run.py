@@ -30,6 +30,8 @@ def test_resumption_is_measured_and_dies_with_the_process(tmp_path: Path) -> Non
         assert all(count >= 5 for count in resumed["served_by"].values())
         assert cells[version, "keep-alive"]["requests"] == 30
         assert result["sessions"][version]["has_ticket"] is True
+    plain = cells["none", "plain"]
+    assert plain["requests"] == 30 and plain["statuses"] == {"200": 30}
     offers = {(o["version"], o["event"]): o for o in result["offers"]}
     assert len(offers) == 4
     for offer in offers.values():

@@ -90,6 +90,9 @@ def draw(cells: list[dict[str, Any]], out: Path) -> None:
     times.set_xlabel("handshake, ms (median, client side)")
     cpu.barh(names, [c["cpu_us_per_request"] or 0 for c in shown], color=colors)
     cpu.set_xlabel("balancer CPU µs per connection (handshake + one GET)")
+    for plain in (c for c in cells if c["mode"] == "plain" and c["cpu_us_per_request"]):
+        cpu.axvline(plain["cpu_us_per_request"], color="#4c72b0", linestyle="--")
+        cpu.text(plain["cpu_us_per_request"], -0.6, " plain HTTP", color="#4c72b0", fontsize=8)
     for axis in (times, cpu):
         axis.invert_yaxis()
     fig.suptitle("TLS at the balancer: full against resumed handshakes")

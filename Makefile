@@ -18,11 +18,14 @@ SIGNAL ?= KILL
 HA ?=
 TARGET ?=
 LOAD_HOST ?= http://127.0.0.1:8080
+TLS ?= 0
+# TLS=1: the local runtime's self-signed pair and HTTPS on the balancer's port (auto means local).
+up_runtime = $(if $(and $(filter 1,$(TLS)),$(filter auto,$(RUNTIME))),local,$(RUNTIME))
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test lint fmt demo failover cluster-up cluster-down cluster-status load chaos \
         bench-balancer bench-node paradox images clean fullspeed docs bench-overload \
-        bloat csrf compare
+        bloat csrf compare tls
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -59,9 +62,9 @@ demo: $(STAMP)  ## cluster up, load, chaos, report, verify, cluster down (RUNTIM
 # On Docker the images come first: `make images` takes seconds when they are up to date.
 uses_docker = [ "$(RUNTIME)" = docker ] || { [ "$(RUNTIME)" = auto ] && docker info >/dev/null 2>&1; }
 
-cluster-up: $(STAMP)  ## start Redis, NODES nodes and the balancer (RUNTIME=auto|local|docker)
-	@if $(uses_docker); then compose/images.sh; fi
-	$(BIN)/cluster up --nodes $(NODES) --runtime $(RUNTIME)$(if $(filter 1 yes on true,$(HA)), --ha)
+cluster-up: $(STAMP)  ## start Redis, NODES nodes and the balancer (RUNTIME=auto|local|docker, HA=1, TLS=1)
+	@if [ "$(TLS)" != 1 ] && $(uses_docker); then compose/images.sh; fi
+	$(BIN)/cluster up --nodes $(NODES) --runtime $(up_runtime)$(if $(filter 1 yes on true,$(HA)), --ha)$(if $(filter 1,$(TLS)), --tls)
 
 cluster-down: $(STAMP)  ## stop everything cluster-up started
 	$(BIN)/cluster down --runtime $(RUNTIME)
@@ -113,6 +116,9 @@ bloat: $(STAMP)  ## fat JWTs (0-1000 roles) vs the lean token + profile from Red
 
 csrf: $(STAMP)  ## Cookie vs Bearer in headless Chromium, against an attacker page on another site
 	$(BIN)/python -m loadtest.csrf.run
+
+tls: $(STAMP)  ## TLS 1.2/1.3 full vs resumed handshakes at the balancer; a session across a restart
+	$(BIN)/python -m loadtest.tls.run $(TLS_ARGS)
 
 images:  ## build the container images (official base, or offline when no registry answers)
 	@compose/images.sh

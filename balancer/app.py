@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
@@ -24,6 +25,7 @@ from balancer.pool import Pool
 from balancer.probes import probe_forever
 from balancer.public import PublicProtocol
 from balancer.server import ClientProtocol
+from balancer.tls import server_context
 from balancer.upstream import Dialer
 
 log = logging.getLogger("balancer.app")
@@ -34,6 +36,8 @@ class Balancer:
 
     ``port`` and ``admin_port`` are the bound ports once started (the OS picks when the config
     says 0); ``admin_port`` is None without an admin listener (``BALANCER_ADMIN_PORT=0``).
+    ``tls`` is the public port's TLS context, None for plain HTTP: it holds the session cache and
+    the ticket key for the life of the process (``balancer.tls``).
     """
 
     def __init__(self, config: BalancerConfig, resolver: Resolver | None = None) -> None:
@@ -43,6 +47,7 @@ class Balancer:
         self._proxy: Proxy | None = None
         self.port = config.port
         self.admin_port = config.admin_port
+        self.tls: ssl.SSLContext | None = None
 
     @property
     def proxy(self) -> Proxy:
@@ -79,12 +84,17 @@ class Balancer:
             self.admin_port = await self._listen(
                 AdminProtocol, config.admin_host, config.admin_port
             )
-        self.port = await self._listen(PublicProtocol, config.host, config.port, backlog=1024)
+        if config.tls_cert is not None and config.tls_key is not None:
+            self.tls = server_context(config.tls_cert, config.tls_key)
+        self.port = await self._listen(
+            PublicProtocol, config.host, config.port, backlog=1024, tls=self.tls
+        )
         log.info(
             "balancer listening",
             extra={
                 "host": config.host,
                 "port": self.port,
+                "tls": self.tls is not None,
                 "admin": f"{config.admin_host}:{self.admin_port}" if self.admin_port else None,
                 "backends": list(config.backends),
                 "discover": config.discover,
@@ -92,12 +102,17 @@ class Balancer:
         )
 
     async def _listen(
-        self, protocol: type[ClientProtocol], host: str, port: int, backlog: int = 100
+        self,
+        protocol: type[ClientProtocol],
+        host: str,
+        port: int,
+        backlog: int = 100,
+        tls: ssl.SSLContext | None = None,
     ) -> int:
         """Accept connections on ``host:port`` (closed first on stop); the port bound."""
         proxy = self.proxy
         server = await proxy.loop.create_server(
-            lambda: protocol(proxy), host, port, backlog=backlog
+            lambda: protocol(proxy), host, port, backlog=backlog, ssl=tls
         )
         self._stack.push_async_callback(_close_server, server)
         bound: int = server.sockets[0].getsockname()[1]

@@ -10,9 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from servicekit.parsers import BOOLEAN, Parser, choice, comma_list, integer, matching, number, text
+from balancer.tls import CERT, KEY, server_context
+from servicekit.parsers import (
+    BOOLEAN,
+    PATH,
+    Parser,
+    choice,
+    comma_list,
+    integer,
+    matching,
+    number,
+    text,
+)
 from servicekit.settings import LOG_LEVEL, SettingError, field_of, read, setting
 
 ConfigError = SettingError  # the name ``balancer.__main__`` and the tests catch
@@ -170,6 +182,16 @@ class BalancerConfig:
         10.0,
         help="seconds a client has to send a request head, else 408",
     )
+    # TLS on the public port (both or neither; read and checked at start, see ``balancer.tls``).
+    tls_cert: Path | None = setting(
+        CERT,
+        PATH,
+        None,
+        help="PEM certificate (chain) for TLS on the public port; with `BALANCER_TLS_KEY`",
+    )
+    tls_key: Path | None = setting(
+        KEY, PATH, None, help="PEM private key of `BALANCER_TLS_CERT`; unset: plain HTTP"
+    )
     log_level: str = field_of(LOG_LEVEL)
 
     @classmethod
@@ -186,4 +208,15 @@ class BalancerConfig:
                 f"must be at least BALANCER_TRY_TIMEOUT ({config.try_timeout:g} s), "
                 f"got {config.request_timeout:g}",
             )
+        _check_tls(config)
         return config
+
+
+def _check_tls(config: BalancerConfig) -> None:
+    """Both TLS files or neither; a file that does not load stops the balancer now, not later."""
+    if config.tls_cert is None and config.tls_key is None:
+        return
+    if config.tls_cert is None or config.tls_key is None:
+        unset, other = (CERT, KEY) if config.tls_cert is None else (KEY, CERT)
+        raise SettingError(unset, f"required with {other}, not set (set both or neither)")
+    server_context(config.tls_cert, config.tls_key)

@@ -4,7 +4,8 @@ Toward the backend: hop-by-hop headers and the ones named in ``Connection`` are 
 ``X-Request-ID`` is kept when sane, else created; W3C ``traceparent`` and B3 are propagated, and
 created (from each other when one is present) when absent (``tracing``); a created request id
 equals the created trace id, so logs and traces join. ``X-LB-Explain`` is never forwarded.
-``X-Forwarded-For`` gets the client address appended and ``X-Forwarded-Proto`` is set.
+``X-Forwarded-For`` gets the client address appended and ``X-Forwarded-Proto`` is set (the
+connection's scheme: ``https`` on a TLS listener).
 ``Content-Length`` is set by the caller from the buffered body, so framing headers from the
 client never pass. The client's ``Host`` is kept; when it sent none (HTTP/1.0), the caller adds
 the backend's, since HTTP/1.1 requires one. Two ``Host`` headers, or one that is not
@@ -107,6 +108,7 @@ def rewrite_request(
     client_ip: bytes,
     new_hex: Callable[[int], bytes] = random_hex,
     named: frozenset[bytes] = frozenset(),
+    scheme: bytes = b"http",
 ) -> Forward:
     """The backend's view of a client request's headers (see the module docstring)."""
     out: list[bytes] = []
@@ -155,7 +157,7 @@ def rewrite_request(
     if connection is not None and not named:
         tokens = connection_tokens(connection)
         if tokens:  # rare: strip the headers it names too
-            return rewrite_request(headers, client_ip, new_hex, tokens)
+            return rewrite_request(headers, client_ip, new_hex, tokens, scheme)
     fresh = b""
     if request_id is None or not _SANE_ID.fullmatch(request_id):
         fresh = new_hex(24)
@@ -163,7 +165,7 @@ def rewrite_request(
     out += (b"X-Request-ID: ", request_id, b"\r\n")
     out += trace_lines(traceparent, b3, fresh, new_hex)
     out += (b"X-Forwarded-For: ", forwarded + b", " + client_ip if forwarded else client_ip)
-    out.append(b"\r\nX-Forwarded-Proto: http\r\n")
+    out += (b"\r\nX-Forwarded-Proto: ", scheme, b"\r\n")
     lines = b"".join(out)
     return Forward(lines, request_id, explain, idem, expect, length, has_host, host, problem)
 

@@ -42,6 +42,8 @@ class ClientProtocol(asyncio.Protocol):
     What a complete request leads to is the listener's: ``dispatch`` (public port or admin).
     """
 
+    scheme = b"http"  # ``https`` on a TLS connection (``X-Forwarded-Proto``)
+
     def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
         self.transport: asyncio.Transport | None = None
@@ -82,6 +84,8 @@ class ClientProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if peer:
             self.client_ip = str(peer[0]).encode()
+        if transport.get_extra_info("sslcontext") is not None:
+            self.scheme = b"https"
         self.proxy.connections.add(self)
         self.since = self.proxy.loop.time()
         self.timer = self.proxy.loop.call_later(self.tick, self._on_timer)
@@ -208,7 +212,7 @@ class ClientProtocol(asyncio.Protocol):
         self.heads += 1
         if self.head_count > self.max_header:  # a long URL and few headers
             raise Rejected(431, header_detail(self.max_header), limit=self.max_header)
-        self.forward = forward = rewrite_request(self.headers, self.client_ip)
+        self.forward = forward = rewrite_request(self.headers, self.client_ip, scheme=self.scheme)
         if forward.problem is not None or forward.host is None:
             self._check_host(forward)
         limit = self.proxy.config.max_body

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="Redis as 1 primary + 2 replicas + 3 sentinels (default $CLUSTER_HA)",
     )
+    up.add_argument(
+        "--tls", action="store_true", default=None, help="HTTPS on the balancer's port (local)"
+    )
     sub.add_parser("down", parents=[common], help="stop everything `up` started")
     status = sub.add_parser("status", parents=[common], help="what runs, where, healthy or not")
     status.add_argument(
@@ -84,6 +87,7 @@ def config_from(args: argparse.Namespace) -> ClusterConfig:
         "nodes": getattr(args, "nodes", None),
         "ha": getattr(args, "ha", None),
         "variant": args.variant,
+        "tls": getattr(args, "tls", None),
     }
     return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -121,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     runtime = runtime_for(args, config)
     if args.command == "up":
+        if config.tls and runtime.name != "local":
+            raise ClusterError("--tls (CLUSTER_TLS) needs the local runtime (--runtime local)")
         status = runtime.up(config.nodes)
         print(render_status(status, runtime.balancer_status()))
         print(f"cluster up: {len(status.nodes)} nodes behind {status.balancer}")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from servicekit.parsers import PATH, Parser, choice, comma_list, integer, number, text
+from servicekit.parsers import BOOLEAN, PATH, Parser, choice, comma_list, integer, number, text
 from servicekit.settings import read, setting
 
 #: What ``RUNTIME`` may name (``cluster.runtime.RUNTIMES`` spells the same three).
@@ -112,6 +112,13 @@ class ClusterConfig:
         help="the nodes' `REDIS_WAIT_REPLICAS` (with `CLUSTER_HA`); unset: the node's default",
     )
     nodes: int = setting("NODES", integer(1), 3, help="how many nodes `up` starts")
+    tls: bool = setting(
+        "CLUSTER_TLS",
+        BOOLEAN,
+        False,
+        help="`up` makes a self-signed pair under the state dir (`tls/`, mode 0600) and the "
+        "balancer serves HTTPS on its port (local runtime; `cluster up --tls`)",
+    )
     # Passed on to the nodes as it is: the node checks it (and this package imports no node).
     revocation: str = setting(
         "REVOCATION", text("a node's revocation mode"), "none", help="the nodes' `REVOCATION`"

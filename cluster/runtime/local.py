@@ -7,6 +7,8 @@ Layout under the state directory (``.cluster/`` by default)::
 
     state.json      every process started: role, name, port, pid, start time (see state.py)
     jwt-secret      the secret every node signs with, generated once, mode 0600
+    tls/            with ``up --tls`` only: the balancer's self-signed cert.pem and key.pem (0600),
+                    made anew by each ``up``; its presence is what makes the balancer serve TLS
     logs/<name>.log one file per process (node-1.log, balancer.log, redis.log)
     redis/          the Redis server's working directory (nothing is persisted)
     lock            serialises changes to state.json (``cluster`` and ``chaos-kill`` both write)
@@ -21,6 +23,7 @@ import contextlib
 import dataclasses
 import fcntl
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -53,6 +56,7 @@ from cluster.runtime.state import (
     node_name,
     save_state,
 )
+from cluster.runtime.tls_pair import existing_pair, make_pair
 
 
 class LocalRuntime(SentinelMembers, Runtime):
@@ -128,6 +132,9 @@ class LocalRuntime(SentinelMembers, Runtime):
             "BALANCER_BACKENDS": backends(state),
             **variant_env(self.config.variant),
         }
+        tls = existing_pair(self.dir)
+        if tls is not None:
+            env["BALANCER_TLS_CERT"], env["BALANCER_TLS_KEY"] = str(tls.cert), str(tls.key)
         argv = [self.config.python, "-m", "balancer"]
         log = self.logs / "balancer.log"
         return procs.spawn("balancer", "balancer", port, argv, self._child_env(env), log)
@@ -198,6 +205,9 @@ class LocalRuntime(SentinelMembers, Runtime):
             self.logs.mkdir(parents=True, exist_ok=True)
             secret = self.dir / "jwt-secret"
             ensure_secret(secret)
+            shutil.rmtree(self.dir / "tls", ignore_errors=True)  # an older cluster's pair
+            if self.config.tls:
+                make_pair(self.dir.resolve(), self.config.host)
             state = self._spawn_redis(server, str(secret.resolve()))
             save_state(self.state_path, state)
             try:
@@ -243,7 +253,7 @@ class LocalRuntime(SentinelMembers, Runtime):
         redis = next((r for r in state.redis_members() if r.name == primary), state.redis)
         return ClusterStatus(
             runtime="local",
-            balancer=f"http://{state.host}:{balancer_port}",
+            balancer=f"{'https' if existing_pair(self.dir) else 'http'}://{state.host}:{balancer_port}",
             redis=f"redis://{state.host}:{redis.port}/0",
             nodes=nodes,
             redis_server=state.redis_server or None,
@@ -296,14 +306,25 @@ class LocalRuntime(SentinelMembers, Runtime):
             for record in gone:
                 state = state.without_node(record.name)
             # The balancer reads its backends once at start: replace it with the new list.
-            if state.balancer:
-                procs.stop_all([state.balancer], self.config.stop_timeout)
-                balancer = self._spawn_balancer(state, state.balancer.port)
-                state = dataclasses.replace(state, balancer=balancer)
+            state = self._replace_balancer(state)
             save_state(self.state_path, state)
             procs.stop_all(gone, self.config.stop_timeout)
         self.wait_ready(state, {n.url(state.host) for n in state.nodes})
         return self.status()
+
+    def _replace_balancer(self, state: LocalState) -> LocalState:
+        if state.balancer is None:
+            return state
+        procs.stop_all([state.balancer], self.config.stop_timeout)
+        balancer = self._spawn_balancer(state, state.balancer.port)
+        return dataclasses.replace(state, balancer=balancer)
+
+    def restart_balancer(self) -> None:
+        """A new balancer process on the same port (and pair): all its memory is lost."""
+        with self._locked():
+            state = self._replace_balancer(self._state())
+            save_state(self.state_path, state)
+        self.wait_ready(state, {n.url(state.host) for n in state.nodes})
 
     def balancer_status(self) -> dict[str, Any]:
         state = load_state(self.state_path)

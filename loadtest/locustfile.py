@@ -123,8 +123,15 @@ class ApiUser(FastHttpUser):
         self.token = None
 
     def login(self) -> None:
+        # A login changes nothing on the server (a second one only issues another token), so
+        # the client marks it safe to resend: with an Idempotency-Key the balancer retries it
+        # on another node when the first one dies under it, as it does any keyed POST.
         with self.client.post(
-            "/auth/login", json=login_body(self.account), name="/auth/login", catch_response=True
+            "/auth/login",
+            json=login_body(self.account),
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            name="/auth/login",
+            catch_response=True,
         ) as resp:
             wait = shed_wait(resp)
             if resp.status_code == 200:

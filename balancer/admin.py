@@ -7,35 +7,39 @@ are not counted as client traffic (a scrape every few seconds would show in the 
 
 ``GET /_lb/status``: the JSON of docs/balancer.md (strategy, backends with their state and
 counters, retries).
-``GET /_lb/metrics``: Prometheus text, rendered at scrape time from ``counters`` (the plain ints
-the hot path increments; no metric object is touched per request).
+``GET /_lb/metrics``: Prometheus text (``admin_metrics``).
+``GET /_lb/backends``: the pool; ``PUT /_lb/backends`` ``{"backends": ["http://h:p", …]}``
+makes it that list (new backends probed before they get traffic, removed ones drained) and
+answers the new pool; 400 on a bad body, 415 on another content type, 409 under
+``BALANCER_DISCOVER`` (DNS owns the list then).
+``GET /_lb/dashboard``: the live page (``dashboard_page``), fed by ``GET /_lb/events`` (Server-
+Sent Events, ``live``); ``POST /_lb/events`` ``{"action", "target", "signal"}`` adds an event
+the balancer cannot see itself (``chaos-kill`` posts its actions).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.registry import Collector
-
+from balancer import admin_metrics, dashboard_page
+from balancer.admin_body import BadBody, backend_list, chaos_event, header
+from balancer.config import backend_url
 from balancer.context import Proxy
-from balancer.counters import LATENCY_BUCKETS, Counters
-from balancer.health import State
+from balancer.discovery import apply
+from balancer.events import CHAOS
+from balancer.live import Live
 from balancer.request import Request
 from balancer.server import ClientProtocol
 from balancer.target import BadTarget, origin_form
 from servicekit.problem import PROBLEM_CONTENT_TYPE, problem_bytes
 
 JSON = b"application/json"
-PROM = b"text/plain; version=0.0.4; charset=utf-8"
+HTML = b"text/html; charset=utf-8"
 PROBLEM = PROBLEM_CONTENT_TYPE.encode()
+
+Answer = tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]
+Handler = Callable[[Proxy, Request], Answer]
 
 
 def status_document(proxy: Proxy) -> dict[str, object]:
@@ -57,124 +61,113 @@ def status_document(proxy: Proxy) -> dict[str, object]:
     }
 
 
-Answer = tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]
-ALLOW = (b"Allow", b"GET, HEAD")
+def pool_document(proxy: Proxy, added: list[str], removed: list[str]) -> dict[str, object]:
+    """The answer of ``/_lb/backends``: every backend (draining ones too) and what changed."""
+    rows = [{"name": b.name, "url": b.url, "state": b.state.value} for b in proxy.pool.backends]
+    return {"backends": rows, "added": added, "removed": removed}
 
 
-class AdminProtocol(ClientProtocol):
-    """A connection to the admin listener: every request is answered by ``handle``."""
-
-    def dispatch(self, request: Request) -> None:
-        try:
-            target = origin_form(request.target, request.method, request.forward.host)
-        except BadTarget as exc:
-            answer: Answer = (exc.status, PROBLEM, problem_bytes(exc.status, exc.detail), [])
-        else:
-            answer = handle(self.proxy, request.method, target)
-        status, content_type, body, extra = answer
-        head_only = request.method == "HEAD"
-        self.respond(status, content_type, body, request.forward.request_id, extra, head_only)
+def _json(document: object, status: int = 200) -> Answer:
+    return status, JSON, json.dumps(document).encode(), []
 
 
-def handle(proxy: Proxy, method: str, target: bytes) -> Answer:
+def _problem(status: int, detail: str) -> Answer:
+    return status, PROBLEM, problem_bytes(status, detail), []
+
+
+def _put_backends(proxy: Proxy, request: Request) -> Answer:
+    if proxy.config.discover is not None:
+        return _problem(409, "the backends come from DNS (BALANCER_DISCOVER): change the records")
+    content_type = header(request.forward.lines, b"content-type")
+    try:
+        urls = backend_list(content_type, request.body, backend_url)
+    except BadBody as exc:
+        return _problem(exc.status, exc.detail)
+    added, removed = apply(proxy, urls, "api")
+    return _json(pool_document(proxy, added, removed))
+
+
+def _post_event(proxy: Proxy, request: Request) -> Answer:
+    content_type = header(request.forward.lines, b"content-type")
+    try:
+        fields = chaos_event(content_type, request.body)
+    except BadBody as exc:
+        return _problem(exc.status, exc.detail)
+    entry = proxy.pool.events.add(CHAOS, **fields)
+    return _json({"seq": entry["seq"]}, 202)
+
+
+ROUTES: dict[bytes, dict[str, Handler]] = {
+    b"/_lb/status": {"GET": lambda proxy, _: _json(status_document(proxy))},
+    b"/_lb/metrics": {
+        "GET": lambda proxy, _: (200, admin_metrics.PROM, admin_metrics.render(proxy), [])
+    },
+    b"/_lb/backends": {
+        "GET": lambda proxy, _: _json(pool_document(proxy, [], [])),
+        "PUT": _put_backends,
+    },
+    b"/_lb/dashboard": {"GET": lambda proxy, _: (200, HTML, dashboard_page.PAGE, [])},
+    b"/_lb/events": {"POST": _post_event},  # GET: the stream, answered by AdminProtocol
+}
+
+
+def handle(proxy: Proxy, request: Request, target: bytes) -> Answer:
     """(status, content type, body, extra headers) for a request to the admin listener.
 
     The body is the one a GET gets; the caller leaves it out for HEAD and keeps its length.
     """
     path = target.split(b"?", 1)[0]
-    if path not in (b"/_lb/status", b"/_lb/metrics"):
-        return 404, PROBLEM, problem_bytes(404, f"no such path: {path!r}"), []
-    if method not in ("GET", "HEAD"):
-        return 405, PROBLEM, problem_bytes(405, "only GET and HEAD are allowed"), [ALLOW]
-    if path == b"/_lb/status":
-        return 200, JSON, json.dumps(status_document(proxy)).encode(), []
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector(proxy))
-    return 200, PROM, generate_latest(registry), []
+    routes = ROUTES.get(path)
+    if routes is None:
+        return _problem(404, f"no such path: {path!r}")
+    method = "GET" if request.method == "HEAD" else request.method
+    handler = routes.get(method)
+    if handler is None:
+        allowed = [*routes, "HEAD"] if "GET" in routes else list(routes)
+        if path == b"/_lb/events":
+            allowed = ["GET", *allowed]
+        status, content_type, body, _ = _problem(405, f"allowed: {', '.join(allowed)}")
+        return status, content_type, body, [(b"Allow", ", ".join(allowed).encode())]
+    return handler(proxy, request)
 
 
-class _Collector(Collector):
-    def __init__(self, proxy: Proxy) -> None:
-        self.proxy = proxy
+class AdminProtocol(ClientProtocol):
+    """A connection to the admin listener: every request is answered by ``handle``, but
+    ``GET /_lb/events``, which turns the connection into a stream (``live``)."""
 
-    def collect(self) -> Iterator[Metric]:
-        yield from _backend_families(self.proxy)
-        yield from _process_families(self.proxy.counters)
+    def __init__(self, proxy: Proxy, live: Live) -> None:
+        super().__init__(proxy)
+        self.live = live
+        self.streaming = False
 
+    def dispatch(self, request: Request) -> None:
+        try:
+            target = origin_form(request.target, request.method, request.forward.host)
+        except BadTarget as exc:
+            answer: Answer = _problem(exc.status, exc.detail)
+        else:
+            if request.method == "GET" and target.split(b"?", 1)[0] == b"/_lb/events":
+                self._stream()
+                return
+            answer = handle(self.proxy, request, target)
+        status, content_type, body, extra = answer
+        head_only = request.method == "HEAD"
+        self.respond(status, content_type, body, request.forward.request_id, extra, head_only)
 
-def _backend_families(proxy: Proxy) -> Iterator[Metric]:
-    labels = ["backend", "url"]
-    up = GaugeMetricFamily("balancer_backend_up", "1 when the backend gets traffic", labels=labels)
-    state = GaugeMetricFamily(
-        "balancer_backend_state", "1 for the backend's current state", labels=[*labels, "state"]
-    )
-    in_flight = GaugeMetricFamily("balancer_backend_in_flight", "requests in flight", labels=labels)
-    requests = CounterMetricFamily("balancer_backend_requests", "attempts sent", labels=labels)
-    failures = CounterMetricFamily("balancer_backend_failures", "failed attempts", labels=labels)
-    ejections = CounterMetricFamily("balancer_backend_ejections", "ejections", labels=labels)
-    outliers = CounterMetricFamily(
-        "balancer_backend_outlier_ejections", "ejections by failed tries in a row", labels=labels
-    )
-    shed = CounterMetricFamily(
-        "balancer_backend_shed", "503 + X-Not-Processed answers (load shed)", labels=labels
-    )
-    for b in proxy.pool.backends:
-        key = [b.name, b.url]
-        up.add_metric(key, 1.0 if b.state is State.UP else 0.0)
-        for s in State:
-            state.add_metric([*key, s.value], 1.0 if b.state is s else 0.0)
-        counts = b.counts
-        in_flight.add_metric(key, counts.in_flight)
-        requests.add_metric(key, counts.requests)
-        failures.add_metric(key, counts.failures)
-        ejections.add_metric(key, counts.ejections)
-        outliers.add_metric(key, counts.outlier_ejections)
-        shed.add_metric(key, counts.shed)
-    yield from (up, state, in_flight, requests, failures, ejections, outliers, shed)
+    def _stream(self) -> None:
+        """From now on this connection only receives events (until either side closes)."""
+        self.streaming = True  # (close_after stays unset: it would close the stream at once)
+        self.queue.clear()
+        self.live.subscribe(self)
 
+    def data_received(self, data: bytes) -> None:
+        if not self.streaming:  # a viewer has nothing more to ask
+            super().data_received(data)
 
-def _process_families(counters: Counters) -> Iterator[Metric]:
-    responses = CounterMetricFamily("balancer_responses", "responses by status", labels=["code"])
-    for code, count in sorted(counters.codes.items()):
-        responses.add_metric([str(code)], count)
-    local = CounterMetricFamily(
-        "balancer_local_responses", "answers the balancer made itself", labels=["code"]
-    )
-    for code, count in sorted(counters.local.items()):
-        local.add_metric([str(code)], count)
-    yield from (responses, local)
-    yield CounterMetricFamily("balancer_retries", "attempts that were retries", counters.retries)
-    yield CounterMetricFamily(
-        "balancer_retry_budget_denied", "retries refused by the budget", counters.budget_denied
-    )
-    yield CounterMetricFamily(
-        "balancer_responses_aborted", "responses cut mid-body", counters.aborted
-    )
-    yield from _overload_families(counters)
-    yield GaugeMetricFamily("balancer_active_requests", "requests in flight", counters.active)
-    yield _histogram(counters.latency_buckets, counters.latency_sum)
+    def _on_timer(self) -> None:
+        if not self.streaming:  # a stream is never idle
+            super()._on_timer()
 
-
-def _overload_families(counters: Counters) -> Iterator[Metric]:
-    """Slow is not failed (waits past the per-try timeout), and load shed by the nodes."""
-    for name, help_text, value in (
-        ("balancer_waits", "tries past the per-try timeout waited on", counters.waits),
-        ("balancer_wait_expired", "waits that hit BALANCER_REQUEST_TIMEOUT", counters.wait_expired),
-        ("balancer_wait_taken_out", "waits ended by health (backend out)", counters.wait_taken_out),
-        ("balancer_shed_retries", "shed answers retried on another backend", counters.shed_retries),
-        ("balancer_shed_relayed", "shed answers passed to the client", counters.shed_relayed),
-    ):
-        yield CounterMetricFamily(name, help_text, value)
-
-
-def _histogram(counts: list[int], total: float) -> HistogramMetricFamily:
-    cumulative, buckets = 0, []
-    for bound, count in zip((*map(str, LATENCY_BUCKETS), "+Inf"), counts, strict=True):
-        cumulative += count
-        buckets.append((bound, float(cumulative)))
-    return HistogramMetricFamily(
-        "balancer_request_duration_seconds",
-        "time from a request's last byte to its response's last byte",
-        buckets=buckets,
-        sum_value=total,
-    )
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.live.unsubscribe(self)
+        super().connection_lost(exc)

@@ -19,7 +19,7 @@ LOAD_HOST ?= http://127.0.0.1:8080
 .DEFAULT_GOAL := help
 .PHONY: help venv test lint fmt demo cluster-up cluster-down cluster-status load chaos \
         bench-balancer bench-node paradox images clean fullspeed docs bench-overload \
-        bloat csrf
+        bloat csrf bench-scale
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -88,6 +88,9 @@ bench-balancer: $(STAMP)  ## this balancer vs HAProxy (and nginx) vs direct, sam
 
 bench-node: $(STAMP)  ## one node (JWT GET /whoami, /healthz) next to a bare aiohttp handler
 	$(BIN)/python -m loadtest.bench.node $(BENCH_ARGS)
+
+bench-scale: $(STAMP)  ## throughput at 1-4 CPU-limited nodes (cgroup quota), this balancer and HAProxy
+	$(BIN)/python -m loadtest.bench.scale $(BENCH_ARGS)
 
 bench-overload: $(STAMP)  ## logins offered vs served (capacity curve), this balancer vs HAProxy's queue
 	$(BIN)/python -m loadtest.bench.overload $(BENCH_ARGS)

@@ -1,0 +1,82 @@
+"""``make bench-scale``'s figures, from what was measured. Pure: no process, no clock.
+
+For each node count N and each front (this balancer, HAProxy) and lane (GET /whoami, keyed
+POSTs): requests/s X(N), p50/p99, efficiency X(N) / (N·X(1)), and the CPU each part used as a
+share of what it can use. The bottleneck is the part nearest its ceiling: the nodes (their N
+quotas), the front (one core: this balancer is one event loop; HAProxy's threads are counted
+against the machine), Redis (one core), the load generator (wrk, one thread: one core), or the
+machine itself (every part together against its cores).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+PARTS = ("nodes", "front", "redis", "wrk")
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One measurement: ``front`` in front of ``nodes`` nodes, ``lane`` load, for ``seconds``."""
+
+    front: str  # "balancer" | "haproxy"
+    lane: str  # "get" | "post"
+    nodes: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    seconds: float
+    cpu: Mapping[str, float] = field(default_factory=dict)  # part -> CPU seconds used
+
+
+def capacity(part: str, nodes: int, quota: float | None, cores: int) -> float:
+    """How many cores ``part`` can use at most (a node without quota: the machine's)."""
+    if part == "nodes":
+        return nodes * quota if quota else float(cores)
+    if part == "front":
+        return 1.0  # one event loop (HAProxy may use more threads: the machine bounds it)
+    return 1.0  # Redis and wrk -t1: one thread each
+
+
+def utilisation(point: Point, quota: float | None, cores: int) -> dict[str, float]:
+    """Each part's CPU as a share of its capacity, and the machine's (every part / cores)."""
+    used = {part: point.cpu.get(part, 0.0) / point.seconds for part in PARTS}
+    shares = {part: used[part] / capacity(part, point.nodes, quota, cores) for part in PARTS}
+    shares["machine"] = sum(used.values()) / cores
+    return shares
+
+
+def bottleneck(point: Point, quota: float | None, cores: int) -> str:
+    """The part nearest its ceiling, with its share: ``nodes 97 %``."""
+    shares = utilisation(point, quota, cores)
+    part = max(shares, key=lambda p: shares[p])
+    return f"{part} {shares[part] * 100:.0f} %"
+
+
+def efficiency(points: Sequence[Point], front: str, lane: str, nodes: int) -> float | None:
+    """X(N) / (N·X(1)) for one front and lane; None when a point is missing."""
+    by_n = {p.nodes: p.rps for p in points if p.front == front and p.lane == lane}
+    if 1 not in by_n or nodes not in by_n or by_n[1] <= 0:
+        return None
+    return by_n[nodes] / (nodes * by_n[1])
+
+
+def table(points: Sequence[Point], quota: float | None, cores: int) -> list[str]:
+    """The Markdown table the README shows, one row per measurement."""
+    rows = [
+        "| front | load | nodes | req/s | p50 ms | p99 ms | efficiency | errors | "
+        "CPU: nodes / front / Redis / wrk (cores) | bottleneck |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for p in sorted(points, key=lambda p: (p.lane, p.front, p.nodes)):
+        eff = efficiency(points, p.front, p.lane, p.nodes)
+        cpu = " / ".join(f"{p.cpu.get(part, 0.0) / p.seconds:.2f}" for part in PARTS)
+        lane = "GET /whoami" if p.lane == "get" else "keyed POST"
+        rows.append(
+            f"| {p.front} | {lane} | {p.nodes} | {p.rps:.0f} | {p.p50_ms:.1f} | {p.p99_ms:.1f} | "
+            f"{'-' if eff is None else f'{eff * 100:.0f} %'} | {p.errors} | {cpu} | "
+            f"{bottleneck(p, quota, cores)} |"
+        )
+    return rows

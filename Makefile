@@ -15,6 +15,7 @@ INTERVAL ?= 5
 COUNT ?= 3
 SIGNAL ?= KILL
 LOAD_HOST ?= http://127.0.0.1:8080
+SCENARIO ?= chaos
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test lint fmt demo cluster-up cluster-down cluster-status load chaos \
@@ -49,9 +50,13 @@ fmt: $(STAMP)  ## format the code with ruff
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-demo: $(STAMP)  ## cluster up, load, chaos, report, verify, cluster down (RUNTIME=docker: containers)
-	@if [ "$(RUNTIME)" = docker ]; then compose/images.sh; fi
-	$(BIN)/python -m loadtest.demo --nodes $(NODES) --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION)
+demo: $(STAMP)  ## cluster up, load, chaos, report, verify, cluster down (SCENARIO=scale: 2 → 4 → 2 nodes at full load)
+	@if [ "$(SCENARIO)" = scale ]; then \
+	  $(BIN)/python -m loadtest.scale_demo $(SCALE_ARGS); \
+	else \
+	  if [ "$(RUNTIME)" = docker ]; then compose/images.sh; fi; \
+	  $(BIN)/python -m loadtest.demo --nodes $(NODES) --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION); \
+	fi
 
 # On Docker the images come first: `make images` takes seconds when they are up to date.
 uses_docker = [ "$(RUNTIME)" = docker ] || { [ "$(RUNTIME)" = auto ] && docker info >/dev/null 2>&1; }

@@ -98,6 +98,25 @@ def scale(runtime: LocalRuntime, quotas: Quotas, nodes: int, events: list[dict[s
     print(f"scale: {label} done", flush=True)
 
 
+def screenshot(url: str, path: Path, wait: float) -> None:
+    """The live dashboard in headless Chromium after ``wait`` seconds, saved to ``path``."""
+    from loadtest.csrf import browser
+
+    if not browser.available():
+        print(f"screenshot: needs {browser.WHAT}", file=sys.stderr)
+        return
+    driver = browser.start()
+    try:
+        driver.set_window_size(1280, 860)
+        driver.get(url)
+        time.sleep(wait)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(path))
+        print(f"screenshot: {path}", flush=True)
+    finally:
+        driver.quit()
+
+
 def drive(runtime: LocalRuntime, quotas: Quotas, args: argparse.Namespace, out: Path,
           events: list[dict[str, Any]]) -> tuple[list[Lane], Sampler]:  # fmt: skip
     """Both wrk lanes for the whole run, the sampler, and the two scale events."""
@@ -112,10 +131,17 @@ def drive(runtime: LocalRuntime, quotas: Quotas, args: argparse.Namespace, out: 
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for kind in ("get", "post")}  # fmt: skip
     started = time.monotonic()
+    shot: threading.Thread | None = None
     try:
         for at, nodes in ((args.duration / 3, args.to_nodes), (2 * args.duration / 3, args.nodes)):
             time.sleep(max(0.0, started + at - time.monotonic()))
             scale(runtime, quotas, nodes, events)
+            if args.screenshot and shot is None:  # mid-run, on the scaled-out pool
+                url = f"{status.admin}/_lb/dashboard"
+                shot = threading.Thread(target=screenshot, args=(url, args.screenshot, 6.0))
+                shot.start()
+        if shot is not None:
+            shot.join(60)
         results = [read_lane(kind, proc, args.duration + 60) for kind, proc in lanes.items()]
     finally:
         for proc in lanes.values():
@@ -145,6 +171,7 @@ def options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="per wrk lane (32)")
     parser.add_argument("--quota", type=float, default=0.2, help="cores per node (0: none)")
     parser.add_argument("--reports", type=Path, default=Path("reports"))
+    parser.add_argument("--screenshot", type=Path, help="save the dashboard mid-run (PNG)")
     return parser.parse_args(argv)
 
 

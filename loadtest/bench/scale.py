@@ -38,6 +38,7 @@ from loadtest.bench import cgroup, wrk
 from loadtest.bench.peers import installed, start_haproxy
 from loadtest.bench.scale_model import Point, bottleneck, efficiency, table
 from loadtest.bench.targets import PY, child, node_env, wait_http
+from loadtest.fullspeed.outcome import parse_script_output
 
 SCRIPT = Path(__file__).resolve().parents[1] / "fullspeed" / "load.lua"
 LANES = {"get": "GET /whoami", "post": "keyed POST /users/alice/orders"}
@@ -108,8 +109,9 @@ def pool_of(admin: str, urls: list[str]) -> None:
 
 
 def wrk_once(url: str, lane: str, token: str, args: argparse.Namespace, seconds: float,
-             work: Path) -> tuple[wrk.WrkResult, float]:  # fmt: skip
-    """One closed-loop wrk run; its figures and its own CPU seconds (rusage of the child)."""
+             work: Path) -> tuple[wrk.WrkResult, float, dict[int, int]]:  # fmt: skip
+    """One closed-loop wrk run: its figures, its own CPU seconds (rusage of the child) and the
+    answers per status (the script's count)."""
     binary = shutil.which("wrk") or "wrk"
     prefix = f"bs-{secrets.token_hex(4)}"
     command = [binary, "-t1", f"-c{args.connections}", f"-d{max(1, round(seconds))}s",
@@ -121,7 +123,8 @@ def wrk_once(url: str, lane: str, token: str, args: argparse.Namespace, seconds:
     if done.returncode != 0:
         raise wrk.WrkError(f"wrk failed: {done.stderr.strip()}")
     used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return wrk.parse(done.stdout), used
+    statuses, _, _ = parse_script_output(done.stdout)
+    return wrk.parse(done.stdout), used, statuses
 
 
 def measure(front: str, url: str, pids: dict[str, list[int]], lane: str, token: str,
@@ -130,13 +133,15 @@ def measure(front: str, url: str, pids: dict[str, list[int]], lane: str, token: 
     wrk_once(url, lane, token, args, args.warmup, work)
     before = {part: sum(cpu_seconds(p) for p in ids) for part, ids in pids.items()}
     started = time.monotonic()
-    result, wrk_cpu = wrk_once(url, lane, token, args, args.duration, work)
+    result, wrk_cpu, statuses = wrk_once(url, lane, token, args, args.duration, work)
     seconds = time.monotonic() - started
     cpu = {part: sum(cpu_seconds(p) for p in ids) - before[part] for part, ids in pids.items()}
     cpu["wrk"] = wrk_cpu
     n = len(pids["nodes"])
-    return Point(front, lane, n, result.requests_per_s, result.p50_ms, result.p99_ms,
-                 result.errors, seconds, cpu)  # fmt: skip
+    # Throughput counts the successful answers only: a fast error is not capacity.
+    ok = statuses.get(200 if lane == "get" else 201, 0) / max(1, sum(statuses.values()))
+    return Point(front, lane, n, result.requests_per_s * ok, result.p50_ms, result.p99_ms,
+                 result.errors, seconds, cpu, statuses)  # fmt: skip
 
 
 def run(args: argparse.Namespace, quota: float | None, work: Path) -> list[Point]:
@@ -163,7 +168,7 @@ def run(args: argparse.Namespace, quota: float | None, work: Path) -> list[Point
 
 def progress(p: Point, quota: float | None) -> str:
     return (f"  {p.nodes} node(s) {p.front:8} {p.lane:4} {p.rps:7.0f} req/s  p50 {p.p50_ms:6.1f} "
-            f"ms  p99 {p.p99_ms:6.1f} ms  errors {p.errors}  bottleneck "
+            f"ms  p99 {p.p99_ms:6.1f} ms  errors {p.wrong()}  bottleneck "
             f"{bottleneck(p, quota, os.cpu_count() or 1)}")  # fmt: skip
 
 

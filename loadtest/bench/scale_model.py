@@ -23,12 +23,22 @@ class Point:
     front: str  # "balancer" | "haproxy"
     lane: str  # "get" | "post"
     nodes: int
-    rps: float
+    rps: float  # successful answers per second (200 for GET, 201 for POST)
     p50_ms: float
     p99_ms: float
     errors: int
     seconds: float
     cpu: Mapping[str, float] = field(default_factory=dict)  # part -> CPU seconds used
+    statuses: Mapping[int, int] = field(default_factory=dict)  # answers per status code
+
+    def wrong(self) -> str:
+        """The answers that were not the lane's success (``503 × 12``), or ``0``."""
+        ok = 200 if self.lane == "get" else 201
+        bad = {code: n for code, n in sorted(self.statuses.items()) if code != ok}
+        shown = ", ".join(f"{code} × {n}" for code, n in bad.items())
+        if self.errors > sum(bad.values()):
+            shown = ", ".join(filter(None, (shown, f"{self.errors - sum(bad.values())} socket")))
+        return shown or "0"
 
 
 def capacity(part: str, nodes: int, quota: float | None, cores: int) -> float:
@@ -76,7 +86,7 @@ def table(points: Sequence[Point], quota: float | None, cores: int) -> list[str]
         lane = "GET /whoami" if p.lane == "get" else "keyed POST"
         rows.append(
             f"| {p.front} | {lane} | {p.nodes} | {p.rps:.0f} | {p.p50_ms:.1f} | {p.p99_ms:.1f} | "
-            f"{'-' if eff is None else f'{eff * 100:.0f} %'} | {p.errors} | {cpu} | "
+            f"{'-' if eff is None else f'{eff * 100:.0f} %'} | {p.wrong()} | {cpu} | "
             f"{bottleneck(p, quota, cores)} |"
         )
     return rows

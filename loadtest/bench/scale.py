@@ -38,7 +38,6 @@ from loadtest.bench import cgroup, wrk
 from loadtest.bench.peers import installed, start_haproxy
 from loadtest.bench.scale_model import Point, bottleneck, efficiency, table
 from loadtest.bench.targets import PY, child, node_env, wait_http
-from loadtest.fullspeed.outcome import parse_script_output
 
 SCRIPT = Path(__file__).resolve().parents[1] / "fullspeed" / "load.lua"
 LANES = {"get": "GET /whoami", "post": "keyed POST /users/alice/orders"}
@@ -123,8 +122,7 @@ def wrk_once(url: str, lane: str, token: str, args: argparse.Namespace, seconds:
     if done.returncode != 0:
         raise wrk.WrkError(f"wrk failed: {done.stderr.strip()}")
     used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    statuses, _, _ = parse_script_output(done.stdout)
-    return wrk.parse(done.stdout), used, statuses
+    return wrk.parse(done.stdout), used, wrk.script_statuses(done.stdout)
 
 
 def measure(front: str, url: str, pids: dict[str, list[int]], lane: str, token: str,

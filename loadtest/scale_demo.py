@@ -224,6 +224,12 @@ def conclude(runtime: LocalRuntime, args: argparse.Namespace, out: Path,
     figures: list[Phase] = phases(samples, events, time.time())
     problems = broken(lanes, invariants, same_balancer)
     lb = runtime.balancer_status()
+    # Requests per node over the whole run, the removed nodes included (the status lists only
+    # the nodes still in the pool): the last count the metrics showed for each.
+    seen: dict[str, float] = {}
+    for item in sampler.readings:
+        seen.update(item.nodes)
+    lb = {**lb, "backends": [{"name": n, "requests": int(c)} for n, c in sorted(seen.items())]}
     summary = {"scenario": "scale", "requests": sum(lane.requests for lane in lanes),
                "phases": [f"{p.name}: {p.rps:.0f} req/s, p95 {p.p95_ms:.0f} ms" for p in figures],
                "same balancer process": same_balancer, "ok": not problems}  # fmt: skip

@@ -125,16 +125,25 @@ def wrk_once(url: str, lane: str, token: str, args: argparse.Namespace, seconds:
     return wrk.parse(done.stdout), used, wrk.script_statuses(done.stdout)
 
 
+def machine_seconds() -> float:
+    """CPU seconds every process on the machine has used since boot (``/proc/stat``)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(front: str, url: str, pids: dict[str, list[int]], lane: str, token: str,
             args: argparse.Namespace, work: Path) -> Point:  # fmt: skip
     """Warm-up, then one measured run; the point with every part's CPU seconds."""
     wrk_once(url, lane, token, args, args.warmup, work)
     before = {part: sum(cpu_seconds(p) for p in ids) for part, ids in pids.items()}
+    before["all"] = machine_seconds()
     started = time.monotonic()
     result, wrk_cpu, statuses = wrk_once(url, lane, token, args, args.duration, work)
     seconds = time.monotonic() - started
     cpu = {part: sum(cpu_seconds(p) for p in ids) - before[part] for part, ids in pids.items()}
     cpu["wrk"] = wrk_cpu
+    cpu["all"] = machine_seconds() - before["all"]
     n = len(pids["nodes"])
     # Throughput counts the successful answers only: a fast error is not capacity.
     ok = statuses.get(200 if lane == "get" else 201, 0) / max(1, sum(statuses.values()))

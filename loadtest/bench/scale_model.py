@@ -5,7 +5,9 @@ POSTs): requests/s X(N), p50/p99, efficiency X(N) / (N·X(1)), and the CPU each 
 share of what it can use. The bottleneck is the part nearest its ceiling: the nodes (their N
 quotas), the front (one core: this balancer is one event loop; HAProxy's threads are counted
 against the machine), Redis (one core), the load generator (wrk, one thread: one core), or the
-machine itself (every part together against its cores).
+machine itself: every process's CPU (``/proc/stat``, the run's parts and whatever else runs on
+a shared machine) against its cores. When the machine is saturated, a part's quota is a ceiling
+it may not reach, and the row says so.
 """
 
 from __future__ import annotations
@@ -50,11 +52,19 @@ def capacity(part: str, nodes: int, quota: float | None, cores: int) -> float:
     return 1.0  # Redis and wrk -t1: one thread each
 
 
+def others(point: Point) -> float:
+    """Cores used by processes outside the run (0 when the machine's total was not read)."""
+    total = point.cpu.get("all")
+    if total is None:
+        return 0.0
+    return max(0.0, total - sum(point.cpu.get(part, 0.0) for part in PARTS)) / point.seconds
+
+
 def utilisation(point: Point, quota: float | None, cores: int) -> dict[str, float]:
-    """Each part's CPU as a share of its capacity, and the machine's (every part / cores)."""
+    """Each part's CPU as a share of its capacity, and the machine's (all processes / cores)."""
     used = {part: point.cpu.get(part, 0.0) / point.seconds for part in PARTS}
     shares = {part: used[part] / capacity(part, point.nodes, quota, cores) for part in PARTS}
-    shares["machine"] = sum(used.values()) / cores
+    shares["machine"] = (sum(used.values()) + others(point)) / cores
     return shares
 
 
@@ -77,12 +87,13 @@ def table(points: Sequence[Point], quota: float | None, cores: int) -> list[str]
     """The Markdown table the README shows, one row per measurement."""
     rows = [
         "| front | load | nodes | req/s | p50 ms | p99 ms | efficiency | errors | "
-        "CPU: nodes / front / Redis / wrk (cores) | bottleneck |",
+        "CPU: nodes / front / Redis / wrk / other work (cores) | bottleneck |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for p in sorted(points, key=lambda p: (p.lane, p.front, p.nodes)):
         eff = efficiency(points, p.front, p.lane, p.nodes)
-        cpu = " / ".join(f"{p.cpu.get(part, 0.0) / p.seconds:.2f}" for part in PARTS)
+        used = [p.cpu.get(part, 0.0) / p.seconds for part in PARTS]
+        cpu = " / ".join(f"{value:.2f}" for value in [*used, others(p)])
         lane = "GET /whoami" if p.lane == "get" else "keyed POST"
         rows.append(
             f"| {p.front} | {lane} | {p.nodes} | {p.rps:.0f} | {p.p50_ms:.1f} | {p.p99_ms:.1f} | "

@@ -48,7 +48,8 @@ def test_the_phases_are_measured_once_the_pool_settled() -> None:
         {"ts": 38.0, "action": "scale-in", "target": "4→2"},
         {"ts": 40.0, "action": "scale-in done", "target": "4→2"},
     ]
-    before, out, back = phases(samples, events, 60.0)
+    before, ramp, out, back = phases(samples, events, 60.0)
+    assert ramp.name == "first 5 s on the new pool" and ramp.rps == 2000
     assert (before.rps, before.p95_ms) == (1000, 80)
     assert (out.rps, out.p95_ms) == (2000, 40)
     assert back.rps == 1000 and back.p95_ms == 80

@@ -16,11 +16,11 @@ from typing import Any
 
 import aiohttp
 
-from balancer.admin import AdminProtocol
+from balancer.admin.live import Live
+from balancer.admin.routes import AdminProtocol
 from balancer.config import BalancerConfig
 from balancer.context import Proxy
 from balancer.discovery import Resolver, discover_forever, refresh, resolve_a
-from balancer.live import Live
 from balancer.pool import Pool
 from balancer.probes import probe_forever
 from balancer.public import PublicProtocol

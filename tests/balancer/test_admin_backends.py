@@ -11,7 +11,7 @@ from collections import Counter
 import aiohttp
 import pytest
 
-from balancer.admin_body import BadBody, backend_list, chaos_event, header
+from balancer.admin.body import BadBody, backend_list, chaos_event, header
 from balancer.config import backend_url
 from balancer.events import EventLog
 from balancer.pool import Pool

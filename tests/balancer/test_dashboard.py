@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from balancer.dashboard import View, tile_state
+from balancer.admin.dashboard import View, tile_state
 from balancer.pool import Pool
 from tests.balancer.conftest import Backends, StartBalancer, admin_url
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from balancer import admin_metrics
+from balancer.admin import metrics as admin_metrics
 from tests.balancer.playbook import (
     BackendClosed,
     BackendCloses,

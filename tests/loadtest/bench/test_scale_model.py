@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from loadtest.bench.cgroup import unavailable
-from loadtest.bench.scale_model import Point, bottleneck, efficiency, table, utilisation
+from loadtest.bench.scale.model import Point, bottleneck, efficiency, table, utilisation
 
 
 def point(front: str, nodes: int, rps: float, cpu: dict[str, float], lane: str = "get") -> Point:

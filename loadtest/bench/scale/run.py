@@ -9,7 +9,7 @@ fresh HAProxy is started on the first N; then, for each load, each front gets a 
 closed-loop wrk run at saturation (``wrk -t1``, ``--connections``): GET /whoami, and keyed
 POSTs (a fresh ``Idempotency-Key`` per order; ``loadtest/fullspeed/load.lua``). CPU seconds of
 every part come from ``/proc`` (wrk's from its rusage), so each row names its bottleneck
-(``scale_model``). Prints the table, writes JSON and a PNG, and ends with
+(``model``). Prints the table, writes JSON and a PNG, and ends with
 ``efficiency 1→4 nodes: NN %`` (this balancer, GET /whoami).
 """
 
@@ -36,7 +36,7 @@ from cluster.runtime.pool_api import set_backends
 from loadtest.api import login
 from loadtest.bench import cgroup, wrk
 from loadtest.bench.peers import installed, start_haproxy
-from loadtest.bench.scale_model import Point, bottleneck, efficiency, table
+from loadtest.bench.scale.model import Point, bottleneck, efficiency, table
 from loadtest.bench.targets import PY, child, node_env, wait_http
 
 SCRIPT = Path(__file__).resolve().parents[1] / "fullspeed" / "load.lua"
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(args: argparse.Namespace, points: list[Point], quota: float | None, cores: int) -> int:
-    from loadtest.bench.scale_plot import plot
+    from loadtest.bench.scale.plot import plot
 
     print()
     print("\n".join(table(points, quota, cores)))

@@ -12,9 +12,9 @@ import asyncio
 import json
 from typing import Protocol
 
+from balancer.admin.dashboard import Document, View
 from balancer.answers import SERVED_BY
 from balancer.context import Proxy
-from balancer.dashboard import Document, View
 
 INTERVAL = 0.5  # seconds between updates: a killed node's tile turns within a second of it
 HEAD = (

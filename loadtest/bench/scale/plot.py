@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # no display: files only
 
 import matplotlib.pyplot as plt
 
-from loadtest.bench.scale_model import Point, efficiency
+from loadtest.bench.scale.model import Point, efficiency
 
 COLOURS = {"balancer": "tab:blue", "haproxy": "tab:orange"}
 STYLE = {"get": "-", "post": "--"}

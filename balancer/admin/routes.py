@@ -7,12 +7,12 @@ are not counted as client traffic (a scrape every few seconds would show in the 
 
 ``GET /_lb/status``: the JSON of docs/balancer.md (strategy, backends with their state and
 counters, retries).
-``GET /_lb/metrics``: Prometheus text (``admin_metrics``).
+``GET /_lb/metrics``: Prometheus text (``metrics``).
 ``GET /_lb/backends``: the pool; ``PUT /_lb/backends`` ``{"backends": ["http://h:p", …]}``
 makes it that list (new backends probed before they get traffic, removed ones drained) and
 answers the new pool; 400 on a bad body, 415 on another content type, 409 under
 ``BALANCER_DISCOVER`` (DNS owns the list then).
-``GET /_lb/dashboard``: the live page (``dashboard_page``), fed by ``GET /_lb/events`` (Server-
+``GET /_lb/dashboard``: the live page (``page``), fed by ``GET /_lb/events`` (Server-
 Sent Events, ``live``); ``POST /_lb/events`` ``{"action", "target", "signal"}`` adds an event
 the balancer cannot see itself (``chaos-kill`` posts its actions).
 """
@@ -22,13 +22,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from balancer import admin_metrics, dashboard_page
-from balancer.admin_body import BadBody, backend_list, chaos_event, header
+from balancer.admin import metrics, page
+from balancer.admin.body import BadBody, backend_list, chaos_event, header
+from balancer.admin.live import Live
 from balancer.config import backend_url
 from balancer.context import Proxy
 from balancer.discovery import apply
 from balancer.events import CHAOS
-from balancer.live import Live
 from balancer.request import Request
 from balancer.server import ClientProtocol
 from balancer.target import BadTarget, origin_form
@@ -99,14 +99,12 @@ def _post_event(proxy: Proxy, request: Request) -> Answer:
 
 ROUTES: dict[bytes, dict[str, Handler]] = {
     b"/_lb/status": {"GET": lambda proxy, _: _json(status_document(proxy))},
-    b"/_lb/metrics": {
-        "GET": lambda proxy, _: (200, admin_metrics.PROM, admin_metrics.render(proxy), [])
-    },
+    b"/_lb/metrics": {"GET": lambda proxy, _: (200, metrics.PROM, metrics.render(proxy), [])},
     b"/_lb/backends": {
         "GET": lambda proxy, _: _json(pool_document(proxy, [], [])),
         "PUT": _put_backends,
     },
-    b"/_lb/dashboard": {"GET": lambda proxy, _: (200, HTML, dashboard_page.PAGE, [])},
+    b"/_lb/dashboard": {"GET": lambda proxy, _: (200, HTML, page.PAGE, [])},
     b"/_lb/events": {"POST": _post_event},  # GET: the stream, answered by AdminProtocol
 }
 

@@ -39,7 +39,7 @@ from loadtest.bench.peers import installed, start_haproxy
 from loadtest.bench.scale.model import Point, bottleneck, efficiency, table
 from loadtest.bench.targets import PY, child, node_env, wait_http
 
-SCRIPT = Path(__file__).resolve().parents[1] / "fullspeed" / "load.lua"
+SCRIPT = Path(__file__).resolve().parents[2] / "fullspeed" / "load.lua"
 LANES = {"get": "GET /whoami", "post": "keyed POST /users/alice/orders"}
 
 
@@ -122,7 +122,10 @@ def wrk_once(url: str, lane: str, token: str, args: argparse.Namespace, seconds:
     if done.returncode != 0:
         raise wrk.WrkError(f"wrk failed: {done.stderr.strip()}")
     used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return wrk.parse(done.stdout), used, wrk.script_statuses(done.stdout)
+    statuses = wrk.script_statuses(done.stdout)
+    if not statuses:  # wrk goes on without its script, sending plain GET / (404s)
+        raise wrk.WrkError(f"wrk ran without {SCRIPT}: {done.stderr.strip()[:300]}")
+    return wrk.parse(done.stdout), used, statuses
 
 
 def machine_seconds() -> float:

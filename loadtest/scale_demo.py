@@ -25,6 +25,7 @@ import time
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 
 from cluster.config import ClusterConfig
@@ -117,31 +118,43 @@ def screenshot(url: str, path: Path, wait: float) -> None:
         driver.quit()
 
 
+def start_lanes(balancer: str, args: argparse.Namespace, acks: Path) -> dict[str, Popen[str]]:
+    """The full-speed run's two wrk lanes (GET /whoami, keyed creates), for ``args.duration``."""
+    settings = Settings(args.duration, args.connections)
+    token = login(balancer, USER)
+    prefix = f"sc{int(time.time())}"
+    return {kind: subprocess.Popen(
+        wrk_command(balancer, kind, token, prefix, acks, settings),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for kind in ("get", "post")}  # fmt: skip
+
+
+def schedule(runtime: LocalRuntime, quotas: Quotas, args: argparse.Namespace,
+             events: list[dict[str, Any]]) -> None:  # fmt: skip
+    """Scale out a third of the way in, back two thirds in (and the screenshot in between)."""
+    started = time.monotonic()
+    shot: threading.Thread | None = None
+    for at, nodes in ((args.duration / 3, args.to_nodes), (2 * args.duration / 3, args.nodes)):
+        time.sleep(max(0.0, started + at - time.monotonic()))
+        scale(runtime, quotas, nodes, events)
+        if args.screenshot and shot is None:  # mid-run, on the scaled-out pool
+            url = f"{runtime.status().admin}/_lb/dashboard"
+            shot = threading.Thread(target=screenshot, args=(url, args.screenshot, 6.0))
+            shot.start()
+    if shot is not None:
+        shot.join(60)
+
+
 def drive(runtime: LocalRuntime, quotas: Quotas, args: argparse.Namespace, out: Path,
           events: list[dict[str, Any]]) -> tuple[list[Lane], Sampler]:  # fmt: skip
-    """Both wrk lanes for the whole run, the sampler, and the two scale events."""
+    """Both wrk lanes for the whole run, the sampler, and the two scale steps."""
     status = runtime.status()
     sampler = Sampler(status.admin)
     sampler.start()
-    settings = Settings(args.duration, args.connections)
-    token = login(status.balancer, USER)
-    acks, prefix = out / "acks.jsonl", f"sc{int(time.time())}"
-    lanes = {kind: subprocess.Popen(
-        wrk_command(status.balancer, kind, token, prefix, acks, settings),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for kind in ("get", "post")}  # fmt: skip
-    started = time.monotonic()
-    shot: threading.Thread | None = None
+    acks = out / "acks.jsonl"
+    lanes = start_lanes(status.balancer, args, acks)
     try:
-        for at, nodes in ((args.duration / 3, args.to_nodes), (2 * args.duration / 3, args.nodes)):
-            time.sleep(max(0.0, started + at - time.monotonic()))
-            scale(runtime, quotas, nodes, events)
-            if args.screenshot and shot is None:  # mid-run, on the scaled-out pool
-                url = f"{status.admin}/_lb/dashboard"
-                shot = threading.Thread(target=screenshot, args=(url, args.screenshot, 6.0))
-                shot.start()
-        if shot is not None:
-            shot.join(60)
+        schedule(runtime, quotas, args, events)
         results = [read_lane(kind, proc, args.duration + 60) for kind, proc in lanes.items()]
     finally:
         for proc in lanes.values():
@@ -154,9 +167,11 @@ def drive(runtime: LocalRuntime, quotas: Quotas, args: argparse.Namespace, out: 
     return results, sampler
 
 
-def unacked(
-    acks: Sequence[Mapping[str, Any]], listed: Mapping[str, Sequence[Mapping[str, Any]]]
-) -> int:
+Rows = Sequence[Mapping[str, Any]]
+
+
+def unacked(acks: Rows, listed: Mapping[str, Rows]) -> int:
+    """Orders listed that no client saw acknowledged."""
     seen = {str(a["order"]) for a in acks}
     return sum(1 for order in listed[USER] if str(order["id"]) not in seen)
 

@@ -246,7 +246,8 @@ def conclude(runtime: LocalRuntime, args: argparse.Namespace, out: Path,
         seen.update(item.nodes)
     lb = {**lb, "backends": [{"name": n, "requests": int(c)} for n, c in sorted(seen.items())]}
     summary = {"scenario": "scale", "requests": sum(lane.requests for lane in lanes),
-               "phases": [f"{p.name}: {p.rps:.0f} req/s, p95 {p.p95_ms:.0f} ms" for p in figures],
+               "phases": [{"name": p.name, "rps": round(p.rps), "p95_ms": round(p.p95_ms, 1)}
+                          for p in figures],
                "same balancer process": same_balancer, "ok": not problems}  # fmt: skip
     rows = [{"name": name, "ok": ok, "detail": detail} for name, ok, detail in invariants]
     page = report.build_from_samples(out, samples, events, lb, summary, rows)

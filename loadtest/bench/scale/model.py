@@ -83,12 +83,18 @@ def efficiency(points: Sequence[Point], front: str, lane: str, nodes: int) -> fl
     return by_n[nodes] / (nodes * by_n[1])
 
 
+def node_us_per_request(point: Point) -> float:
+    """The nodes' CPU per successful request (µs): a node's capacity is its quota over this."""
+    served = point.rps * point.seconds
+    return point.cpu.get("nodes", 0.0) / served * 1e6 if served else 0.0
+
+
 def table(points: Sequence[Point], quota: float | None, cores: int) -> list[str]:
     """The Markdown table the README shows, one row per measurement."""
     rows = [
         "| front | load | nodes | req/s | p50 ms | p99 ms | efficiency | errors | "
-        "CPU: nodes / front / Redis / wrk / other work (cores) | bottleneck |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "CPU: nodes / front / Redis / wrk / other work (cores) | node CPU µs/req | bottleneck |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for p in sorted(points, key=lambda p: (p.lane, p.front, p.nodes)):
         eff = efficiency(points, p.front, p.lane, p.nodes)
@@ -98,6 +104,6 @@ def table(points: Sequence[Point], quota: float | None, cores: int) -> list[str]
         rows.append(
             f"| {p.front} | {lane} | {p.nodes} | {p.rps:.0f} | {p.p50_ms:.1f} | {p.p99_ms:.1f} | "
             f"{'-' if eff is None else f'{eff * 100:.0f} %'} | {p.wrong()} | {cpu} | "
-            f"{bottleneck(p, quota, cores)} |"
+            f"{node_us_per_request(p):.0f} | {bottleneck(p, quota, cores)} |"
         )
     return rows

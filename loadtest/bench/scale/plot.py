@@ -42,7 +42,9 @@ def plot(points: Sequence[Point], path: Path, quota: float | None) -> None:
     eff.axhline(90, color="tab:red", linestyle=":", label="target 90 %")
     per_node = f"{quota:g} CPU per node (cgroup quota)" if quota else "no CPU quota"
     rate.set(xlabel="nodes", ylabel="requests/s", title=f"throughput ({per_node})")
-    eff.set(xlabel="nodes", ylabel="%", title="efficiency X(N) / (N·X(1))", ylim=(0, 115))
+    top = max([115.0, *(100 * (efficiency(points, p.front, p.lane, p.nodes) or 0) + 10
+                        for p in points)])  # fmt: skip
+    eff.set(xlabel="nodes", ylabel="%", title="efficiency X(N) / (N·X(1))", ylim=(0, top))
     for axis in (rate, eff):
         axis.set_xticks(counts)
         axis.grid(alpha=0.3)

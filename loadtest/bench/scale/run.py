@@ -53,6 +53,7 @@ def options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lanes", default="get,post")
     parser.add_argument("--json", type=Path, default=Path("reports/bench-scale.json"))
     parser.add_argument("--png", type=Path, default=Path("reports/bench-scale.png"))
+    parser.add_argument("--replot", type=Path, help="no run: the table and PNG of a JSON file")
     return parser.parse_args(argv)
 
 
@@ -182,8 +183,19 @@ def progress(p: Point, quota: float | None) -> str:
             f"{bottleneck(p, quota, os.cpu_count() or 1)}")  # fmt: skip
 
 
+def replot(args: argparse.Namespace) -> int:
+    """The table, the PNG and the last line again, from a run's JSON (``--replot``)."""
+    data = json.loads(args.replot.read_text())
+    points = [Point(**{**p, "statuses": {int(k): v for k, v in p["statuses"].items()}})
+              for p in data["points"]]  # fmt: skip
+    args.json = Path(tempfile.mkdtemp()) / "bench-scale.json"  # the original stays as it is
+    return report(args, points, data["quota"], data["cores"])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = options(argv)
+    if args.replot:
+        return replot(args)
     for tool in ("wrk", "haproxy"):
         if not installed(tool):
             print(f"error: {tool} is not installed (Debian: apt-get install {tool})",

@@ -46,7 +46,10 @@ LANES = {"get": "GET /whoami", "post": "keyed POST /users/alice/orders"}
 def options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench-scale", description=__doc__.splitlines()[0])
     parser.add_argument("--max-nodes", type=int, default=4)
-    parser.add_argument("--quota", type=float, default=0.2, help="cores per node (0: none)")
+    # 0.15: four nodes (0.6 core), this balancer (~0.35), wrk and Redis fit in 2 cores with room
+    # for other work; at 0.2 the machine neared saturation at 4 nodes (measured: 1.7 of 2 cores
+    # busy) and the nodes' CPU per request rose by half, which a quota cannot hold constant.
+    parser.add_argument("--quota", type=float, default=0.15, help="cores per node (0: none)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=2.0)

@@ -21,11 +21,12 @@ LOAD_HOST ?= http://127.0.0.1:8080
 TLS ?= 0
 # TLS=1: the local runtime's self-signed pair and HTTPS on the balancer's port (auto means local).
 up_runtime = $(if $(and $(filter 1,$(TLS)),$(filter auto,$(RUNTIME))),local,$(RUNTIME))
+SCENARIO ?= chaos
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test lint fmt demo failover cluster-up cluster-down cluster-status load chaos \
         bench-balancer bench-node paradox images clean fullspeed docs bench-overload \
-        bloat csrf compare tls
+        bloat csrf compare tls bench-scale
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -55,9 +56,13 @@ fmt: $(STAMP)  ## format the code with ruff
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-demo: $(STAMP)  ## cluster up, load, chaos, report, verify, cluster down (RUNTIME=docker: containers)
-	@if [ "$(RUNTIME)" = docker ]; then compose/images.sh; fi
-	$(BIN)/python -m loadtest.demo --nodes $(NODES) --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION)
+demo: $(STAMP)  ## cluster up, load, chaos, report, verify, cluster down (SCENARIO=scale: 2 → 4 → 2 nodes at full load)
+	@if [ "$(SCENARIO)" = scale ]; then \
+	  $(BIN)/python -m loadtest.scale_demo $(SCALE_ARGS); \
+	else \
+	  if [ "$(RUNTIME)" = docker ]; then compose/images.sh; fi; \
+	  $(BIN)/python -m loadtest.demo --nodes $(NODES) --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION); \
+	fi
 
 # On Docker the images come first: `make images` takes seconds when they are up to date.
 uses_docker = [ "$(RUNTIME)" = docker ] || { [ "$(RUNTIME)" = auto ] && docker info >/dev/null 2>&1; }
@@ -98,6 +103,9 @@ bench-balancer: $(STAMP)  ## this balancer vs HAProxy (and nginx) vs direct, sam
 
 bench-node: $(STAMP)  ## one node (JWT GET /whoami, /healthz) next to a bare aiohttp handler
 	$(BIN)/python -m loadtest.bench.node $(BENCH_ARGS)
+
+bench-scale: $(STAMP)  ## throughput at 1-4 CPU-limited nodes (cgroup quota), this balancer and HAProxy
+	$(BIN)/python -m loadtest.bench.scale $(BENCH_ARGS)
 
 bench-overload: $(STAMP)  ## logins offered vs served (capacity curve), this balancer vs HAProxy's queue
 	$(BIN)/python -m loadtest.bench.overload $(BENCH_ARGS)

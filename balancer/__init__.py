@@ -7,7 +7,8 @@ Pure decisions (no I/O, unit-tested):
 - ``retry``: may this request be sent again, and is the retry budget left;
 - ``headers``: request and response header rewriting (hop-by-hop, ids, forwarding, ``Host``);
   ``tracing``: request ids and trace context;
-- ``target``: origin-form targets, ``Host`` syntax, what the public port will not forward.
+- ``target``: origin-form targets, ``Host`` syntax, what the public port will not forward;
+- ``events``: the numbered log of health, pool and chaos events (the dashboard's feed).
 
 The seams of the proxy core, with no import of the balancer (``typing.Protocol``s and a callable,
 each saying who calls it): ``seams``.
@@ -21,10 +22,11 @@ I/O around the pure parts, on asyncio protocols with httptools (no aiohttp on th
 - ``upstream``: opening (``Dialer``) and parsing one pooled keep-alive backend connection, with
   its per-try timer;
 - ``pool``: the backends and their idle connections; ``counters``: every counter of the process;
-- ``probes``: active ``GET /readyz`` checks (aiohttp client); ``discovery``: DNS re-resolution;
-- ``admin``: the admin listener, ``/_lb/status`` and ``/_lb/metrics``; ``answers``: the
-  balancer's own answers
-  (pure); ``context``: what connections share;
+- ``probes``: active ``GET /readyz`` checks (aiohttp client); ``discovery``: the backend list
+  changing at run time (DNS re-resolution, ``PUT /_lb/backends``);
+- ``admin``: the admin listener (a package: ``/_lb/status``, ``/_lb/metrics``,
+  ``/_lb/backends``, the live dashboard and its event stream); ``answers``: the balancer's own
+  answers (pure); ``context``: what connections share;
 - ``config``: settings from the environment; ``app``: the factory and lifecycle.
 
 Imports form a DAG (type-only imports included): ``seams``, ``counters`` and the pure modules at

@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import aiohttp
 
-from balancer.admin import AdminProtocol
+from balancer.admin.live import Live
+from balancer.admin.routes import AdminProtocol
 from balancer.config import BalancerConfig
 from balancer.context import Proxy
 from balancer.discovery import Resolver, discover_forever, refresh, resolve_a
@@ -66,9 +67,12 @@ class Balancer:
         config = self.config
         loop = asyncio.get_running_loop()
         dialer = Dialer(loop, config.connect_timeout, config.try_timeout)
-        pool = Pool(config.backends, config.rise, config.fall, config.eject_consecutive)
+        pool = Pool(
+            config.backends, config.rise, config.fall, config.eject_consecutive, config.slow_start
+        )
         proxy = self._proxy = Proxy(config, pool, loop, dialer.dial)
         wake = asyncio.Event()
+        pool.wake = wake.set  # a backend added (PUT /_lb/backends, DNS) is probed at once
         if config.discover is not None:
             await refresh(proxy, self.resolver, *config.discover)
             await self._stack.enter_async_context(
@@ -81,13 +85,15 @@ class Balancer:
         self._stack.push_async_callback(self._drain)
         # The admin listener first: once the public port accepts, /_lb/status answers too.
         if config.admin_port is not None:
+            live = Live(proxy)  # the dashboard's feed
+            await self._stack.enter_async_context(_task(live.run()))
             self.admin_port = await self._listen(
-                AdminProtocol, config.admin_host, config.admin_port
+                lambda: AdminProtocol(proxy, live), config.admin_host, config.admin_port
             )
         if config.tls_cert is not None and config.tls_key is not None:
             self.tls = server_context(config.tls_cert, config.tls_key)
         self.port = await self._listen(
-            PublicProtocol, config.host, config.port, backlog=1024, tls=self.tls
+            lambda: PublicProtocol(proxy), config.host, config.port, backlog=1024, tls=self.tls
         )
         log.info(
             "balancer listening",
@@ -103,17 +109,14 @@ class Balancer:
 
     async def _listen(
         self,
-        protocol: type[ClientProtocol],
+        protocol: Callable[[], ClientProtocol],
         host: str,
         port: int,
         backlog: int = 100,
         tls: ssl.SSLContext | None = None,
     ) -> int:
         """Accept connections on ``host:port`` (closed first on stop); the port bound."""
-        proxy = self.proxy
-        server = await proxy.loop.create_server(
-            lambda: protocol(proxy), host, port, backlog=backlog, ssl=tls
-        )
+        server = await self.proxy.loop.create_server(protocol, host, port, backlog=backlog, ssl=tls)
         self._stack.push_async_callback(_close_server, server)
         bound: int = server.sockets[0].getsockname()[1]
         return bound

@@ -30,7 +30,7 @@ from servicekit.settings import LOG_LEVEL, SettingError, field_of, read, setting
 ConfigError = SettingError  # the name ``balancer.__main__`` and the tests catch
 
 
-def _backend(item: str) -> str:
+def backend_url(item: str) -> str:
     """``item`` as ``http://host:port`` (path and trailing slash dropped), or ValueError."""
     parts = urlsplit(item)
     port = parts.port  # ValueError when it is not a number
@@ -50,7 +50,7 @@ def _discover(raw: str) -> tuple[str, int]:
     return host, int(port)
 
 
-_BACKEND_URLS = comma_list(Parser("", _backend), "comma-separated http://host:port URLs")
+_BACKEND_URLS = comma_list(Parser("", backend_url), "comma-separated http://host:port URLs")
 
 
 def _admin_port(raw: str) -> int | None:
@@ -123,6 +123,13 @@ class BalancerConfig:
     )
     fall: int = setting(
         "BALANCER_FALL", integer(1), 2, help="failed probes before an up backend is taken out"
+    )
+    slow_start: float = setting(
+        "BALANCER_SLOW_START",
+        number(0.0, 600.0),
+        0.0,
+        help="seconds over which a backend that has just come up ramps from no share of the "
+        "round-robin turns to its full share (Envoy's `slow_start_window`); `0`: off",
     )
     connect_timeout: float = setting(
         "BALANCER_CONNECT_TIMEOUT", number(0.001), 0.25, help="seconds per connect attempt"

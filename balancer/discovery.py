@@ -1,8 +1,11 @@
-"""Backends from DNS: every A record of ``BALANCER_DISCOVER``'s host is a backend.
+"""Backends changing at run time: from DNS (every A record of ``BALANCER_DISCOVER``'s host is a
+backend), or from ``PUT /_lb/backends`` on the admin listener; both go through ``apply``.
 
-The resolver is the one swap point for tests: any ``async (host, port) -> [address, …]``. New
-addresses join the pool DOWN (probed before they get traffic); vanished ones are drained. A DNS
-failure keeps the current list (a resolver hiccup must not empty the pool).
+New backends join the pool DOWN (probed, ``BALANCER_RISE`` good probes, before they get
+traffic; a probe round starts at once); removed ones are drained (no new requests, dropped once
+their in-flight requests are done). The resolver is the one swap point for tests: any
+``async (host, port) -> [address, …]``. A DNS failure keeps the current list (a resolver hiccup
+must not empty the pool).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from balancer.context import Proxy
 
@@ -37,10 +40,16 @@ async def refresh(proxy: Proxy, resolver: Resolver, host: str, port: int) -> boo
         )
         proxy.pool.reap()
         return False
-    added, retired = proxy.pool.sync(f"http://{address}:{port}" for address in addresses)
-    if added or retired:
-        log.info("backends changed", extra={"added": added, "retired": retired})
+    added, _ = apply(proxy, (f"http://{address}:{port}" for address in addresses), "dns")
     return bool(added)
+
+
+def apply(proxy: Proxy, urls: Iterable[str], source: str) -> tuple[list[str], list[str]]:
+    """Make the pool's list ``urls`` (``source``: ``dns`` or ``api``); (added, retired)."""
+    added, retired = proxy.pool.sync(urls, source)
+    if added or retired:
+        log.info("backends changed", extra={"added": added, "retired": retired, "source": source})
+    return added, retired
 
 
 async def discover_forever(

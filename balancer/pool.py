@@ -1,18 +1,27 @@
 """The backends: their health and idle keep-alive connections.
 
-``Pool`` owns the list (static, or kept in step with DNS by ``discovery``) and applies the pure
-decisions of ``pick`` and ``health`` to it. A backend that leaves DNS is *retired*: it gets no
-new requests and is dropped once its in-flight requests are done. Each backend's counters are
-a ``counters.BackendCounters`` it holds.
+``Pool`` owns the list (from ``BALANCER_BACKENDS``, then changed at run time by
+``PUT /_lb/backends`` or kept in step with DNS, both through ``discovery.apply``) and applies
+the pure decisions of ``pick`` and ``health`` to it. A new backend starts DOWN: it is probed
+(``rise`` good probes) before it gets traffic. A backend that leaves the list is *retired*: it
+gets no new requests and is dropped once its in-flight requests are done (``reap``). Each
+backend's counters are a ``counters.BackendCounters`` it holds; every change of health or
+membership is also an entry in ``events`` (the live dashboard's feed).
+
+Slow start (``slow_start``: Envoy's ``slow_start_window``, HAProxy's ``slowstart``): a backend
+that has just come UP gets a share of its round-robin turns that grows linearly from 0 to all
+of them over the window; the turns it passes go to the next backend. Off by default: measured
+with ``make bench-scale``'s scale-up probe, it did not help these nodes (docs/balancer.md).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from balancer.counters import BackendCounters
+from balancer.events import GONE, HEALTH, POOL, EventLog
 from balancer.health import Health, State
 from balancer.pick import least_recently_failed, round_robin
 from balancer.retry import EJECT_AT_ONCE, Outcome
@@ -32,14 +41,17 @@ class Backend:
     __slots__ = (
         "authority",
         "counts",
+        "credit",
         "health",
         "host",
         "idle",
         "name",
         "port",
+        "probe",
         "retired",
         "served_by",
         "url",
+        "warm_from",
     )
 
     def __init__(self, url: str, rise: int, fall: int, eject_after: int = 3) -> None:
@@ -54,6 +66,11 @@ class Backend:
         self.counts = BackendCounters()
         self.retired = False
         self.idle: list[Upstream] = []
+        # The last probe's outcome: "ok", "draining", "timeout" (connected, no answer: frozen),
+        # "refused", "connect-timeout", "status 500" …; "" before the first one.
+        self.probe = ""
+        self.warm_from = 0.0  # monotonic time slow start began (0: not ramping)
+        self.credit = 0.0  # slow start: share of turns earned and not yet taken
 
     @property
     def state(self) -> State:
@@ -94,11 +111,21 @@ class Backend:
 class Pool:
     """The backend list and the round-robin cursor."""
 
-    def __init__(self, urls: Iterable[str], rise: int, fall: int, eject_after: int = 3) -> None:
+    def __init__(
+        self,
+        urls: Iterable[str],
+        rise: int,
+        fall: int,
+        eject_after: int = 3,
+        slow_start: float = 0.0,
+    ) -> None:
         self.rise, self.fall, self.eject_after = rise, fall, eject_after
+        self.slow_start = slow_start
         self.backends: list[Backend] = [Backend(url, rise, fall, eject_after) for url in urls]
         self._cursor = 0
         self._eligible: list[bool] = []
+        self.events = EventLog()
+        self.wake: Callable[[], None] = lambda: None  # starts a probe round early (``app``)
         self.refresh()
 
     def refresh(self) -> None:
@@ -110,7 +137,31 @@ class Pool:
         backends = self.backends
         skip = [i for i, b in enumerate(backends) if b in tried] if tried else ()
         index, self._cursor = round_robin(self._eligible, self._cursor, skip)
-        return None if index is None else backends[index]
+        if index is None:
+            return None
+        backend = backends[index]
+        return self._ramped(backend, skip) if backend.warm_from else backend
+
+    def _ramped(self, backend: Backend, skip: Collection[int]) -> Backend:
+        """Slow start: ``backend`` takes this turn only with the credit it earned so far;
+        otherwise the next backend that may does (and when none may, ``backend`` after all)."""
+        passed = list(skip)
+        while True:
+            share = (time.monotonic() - backend.warm_from) / self.slow_start
+            if share >= 1.0:
+                backend.warm_from = 0.0  # ramp over: full weight
+                return backend
+            backend.credit += share
+            if backend.credit >= 1.0:
+                backend.credit -= 1.0
+                return backend
+            passed.append(self.backends.index(backend))
+            index, cursor = round_robin(self._eligible, self._cursor, passed)
+            if index is None:
+                return backend
+            self._cursor, backend = cursor, self.backends[index]
+            if not backend.warm_from:
+                return backend
 
     def fallback(self, tried: Collection[Backend] = ()) -> Backend | None:
         """When nothing is up: the live backend that failed least recently."""
@@ -146,6 +197,9 @@ class Pool:
             if not at_once:
                 counts.outlier_ejections += 1
             self.refresh()
+            self.events.add(
+                HEALTH, backend=backend.name, url=backend.url, to="down", why=outcome.value
+            )
             log.warning(
                 "backend ejected",
                 extra={
@@ -158,8 +212,20 @@ class Pool:
         if at_once or outcome is Outcome.RESET or ejected:
             backend.close_idle()  # its other idle connections are likely as dead
 
-    def sync(self, urls: Iterable[str]) -> tuple[list[str], list[str]]:
-        """Make the list match ``urls`` (from DNS): new ones start down, gone ones retire."""
+    def health_changed(self, backend: Backend, before: State, why: str) -> None:
+        """A probe moved ``backend`` (``probes``): who gets traffic now, the event, and slow
+        start when it came up from down."""
+        after = backend.health.state
+        if after is State.UP and before is State.DOWN and self.slow_start > 0:
+            backend.warm_from, backend.credit = time.monotonic(), 0.0
+        self.refresh()
+        fields = {"backend": backend.name, "url": backend.url, "from": before.value}
+        self.events.add(HEALTH, **fields, to=after.value, why=why)
+
+    def sync(self, urls: Iterable[str], source: str = "dns") -> tuple[list[str], list[str]]:
+        """Make the list match ``urls``: new ones start down (probed before they get traffic),
+        gone ones retire (drained: no new requests, dropped once idle). ``source`` (``dns``,
+        ``api``) is for the event."""
         wanted = list(dict.fromkeys(urls))
         known = {b.url: b for b in self.backends}
         added = [u for u in wanted if u not in known]
@@ -173,8 +239,12 @@ class Pool:
             if backend.url not in wanted:
                 backend.retired = True
         self.backends.extend(Backend(u, self.rise, self.fall, self.eject_after) for u in added)
+        if added or retired:
+            self.events.add(POOL, source=source, added=added, removed=retired)
         self.reap()
         self.refresh()
+        if added:
+            self.wake()
         return added, retired
 
     def reap(self) -> None:
@@ -183,6 +253,8 @@ class Pool:
         for backend in self.backends:
             if backend.retired and backend.counts.in_flight == 0:
                 backend.close_idle()
+                self.events.add(GONE, backend=backend.name, url=backend.url)
+                log.info("retired backend drained", extra={"url": backend.url})
             else:
                 keep.append(backend)
         if len(keep) != len(self.backends):

@@ -2,7 +2,12 @@
 
 200 is a good probe, 503 means the node is draining, anything else (a timeout, a refused
 connection, another status) is a failed probe. The results feed ``Health``; the node's name is
-learnt from ``X-Served-By``. A probe round is started early when discovery adds a backend.
+learnt from ``X-Served-By``. A probe round is started early when the pool gains a backend, and
+each round drops the retired backends that have finished their requests (``Pool.reap``).
+
+How a probe failed is kept (``Backend.probe``): ``refused`` (nothing listens: a dead process),
+``connect-timeout`` (no handshake: a killed container's vanished address), ``timeout`` (the
+handshake completed, no answer came: a frozen process, whose kernel still accepts).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ async def probe_forever(proxy: Proxy, session: aiohttp.ClientSession, wake: asyn
         started = time.monotonic()
         backends = list(proxy.pool.backends)
         await asyncio.gather(*(probe(proxy, session, b) for b in backends))
+        proxy.pool.reap()
         wake.clear()
         delay = max(0.0, interval - (time.monotonic() - started))
         with contextlib.suppress(TimeoutError):
@@ -34,7 +40,9 @@ async def probe_forever(proxy: Proxy, session: aiohttp.ClientSession, wake: asyn
 
 async def probe(proxy: Proxy, session: aiohttp.ClientSession, backend: Backend) -> None:
     """One probe of one backend, applied to its health state machine."""
-    timeout = aiohttp.ClientTimeout(total=proxy.config.health_timeout)
+    limit = proxy.config.health_timeout
+    # The connect gets its own bound so that "no handshake" and "no answer" tell apart.
+    timeout = aiohttp.ClientTimeout(total=limit, sock_connect=limit / 2)
     status: int | None = None
     error = ""
     try:
@@ -46,7 +54,21 @@ async def probe(proxy: Proxy, session: aiohttp.ClientSession, backend: Backend) 
             await response.read()
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         error = type(exc).__name__
+        backend.probe = failure_kind(exc)
+    else:
+        backend.probe = {200: "ok", 503: "draining"}.get(status, f"status {status}")
     _apply(proxy, backend, status, error)
+
+
+def failure_kind(exc: BaseException) -> str:
+    """``refused``, ``connect-timeout`` (no handshake), ``timeout`` (no answer), ``error``."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "connect-timeout"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "refused"
+    return "error"
 
 
 def _apply(proxy: Proxy, backend: Backend, status: int | None, error: str) -> None:
@@ -62,7 +84,7 @@ def _apply(proxy: Proxy, backend: Backend, status: int | None, error: str) -> No
             backend.counts.ejections += 1
     if not changed:
         return
-    proxy.pool.refresh()
+    proxy.pool.health_changed(backend, before, backend.probe)
     log.log(
         logging.INFO if status == 200 else logging.WARNING,
         "backend state changed",

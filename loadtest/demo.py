@@ -205,6 +205,7 @@ def run(settings: DemoSettings, runtime: Runtime, status: ClusterStatus, out: Pa
           f"{settings.duration:.0f}s with {settings.users} users", flush=True)  # fmt: skip
     if status.redis_server:
         print(f"demo: Redis server {status.redis_server}", flush=True)
+    print(f"demo: live dashboard {status.admin}/_lb/dashboard", flush=True)
     try:
         locust_rc, chaos_rc = drive(settings, runtime, status.balancer, out)
     except subprocess.TimeoutExpired as exc:

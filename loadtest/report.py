@@ -33,9 +33,14 @@ ACTION_STYLE: dict[str, tuple[str, Literal["-", ":"]]] = {
     Event.CONT: ("tab:purple", ":"),
     Event.RESTART: ("tab:blue", ":"),
     Event.READY: ("tab:green", ":"),
+    # make demo SCENARIO=scale: a step starts (solid) and the pool has settled (dotted).
+    "scale-out": ("tab:olive", "-"),
+    "scale-out done": ("tab:olive", ":"),
+    "scale-in": ("tab:brown", "-"),
+    "scale-in done": ("tab:brown", ":"),
 }
-#: The events labelled with their signal and target: what took a node down.
-LABELLED = (Event.KILL, Event.TERM, Event.STOP)
+#: The events labelled with their signal and target: what took a node down, or scaled the pool.
+LABELLED = (Event.KILL, Event.TERM, Event.STOP, "scale-out", "scale-in")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +126,7 @@ def plot(
             label = f"{event.get('signal')} {event.get('target')}"
             rps.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), rotation=90,
                          va="top", ha="right", fontsize=8, color=color)  # fmt: skip
-    rps.set_title("Load through the balancer, with every chaos action marked")
+    rps.set_title("Load through the balancer, with every chaos action and scale step marked")
     marks = [Line2D([], [], color=c, linestyle=st, label=a) for a, (c, st) in ACTION_STYLE.items()]
     rps.legend(handles=marks, loc="lower right", fontsize=8, ncol=len(marks))
     bars = fig.add_subplot(grid[3])
@@ -189,7 +194,19 @@ def build(
 ) -> Path:
     """Write ``timeline.png`` and ``report.html`` into ``out_dir``; return the HTML path."""
     samples = read_history(history_csv) if history_csv.exists() else []
-    events = read_events(events_file)
+    return build_from_samples(out_dir, samples, read_events(events_file), lb_status, summary,
+                              invariants)  # fmt: skip
+
+
+def build_from_samples(
+    out_dir: Path,
+    samples: Sequence[Sample],
+    events: Sequence[Mapping[str, Any]],
+    lb_status: Mapping[str, Any],
+    summary: Mapping[str, Any],
+    invariants: Sequence[Mapping[str, Any]],
+) -> Path:
+    """``build`` from samples already made (``loadtest.lbsample``: the balancer's metrics)."""
     spread = node_spread(lb_status)
     png = out_dir / "timeline.png"
     plot(samples, events, spread, png)

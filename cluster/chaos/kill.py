@@ -12,8 +12,10 @@ its pace). A comma list in ``--signal`` is a rotation: ``KILL,TERM,STOP`` uses e
 One JSON line per action goes to ``--events`` (and stdout): ``ts`` (Unix seconds), ``action``
 (a ``cluster.actions.Event``: ``kill``, ``term``, ``stop``, ``cont``, ``partition``, ``heal``,
 ``restart``, ``ready``, ``skip``, ``restart-failed``), ``target``, ``signal``, ``pid`` and
-details. Ctrl-C (or SIGTERM) thaws and restarts whatever chaos touched before it exits, so no
-node is left frozen. ``--target redis-primary`` acts on Redis instead (``chaos.targets``).
+details; each line is also POSTed to the balancer's ``/_lb/events`` (the live dashboard shows
+it), best effort. Ctrl-C (or SIGTERM) thaws and restarts whatever chaos touched before it
+exits, so no node is left frozen. ``--target redis-primary`` acts on Redis instead
+(``chaos.targets``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import re
 import signal
 import sys
 import time
+import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -66,12 +69,14 @@ TERM_EXIT_TIMEOUT = 30.0
 
 
 class EventLog:
-    """JSON lines to a file (appended, flushed per line) and to a stream."""
+    """JSON lines to a file (appended, flushed per line), to a stream, and to the balancer's
+    admin listener (``admin``: its URL) for the live dashboard."""
 
-    def __init__(self, path: Path | None, echo: TextIO, runtime: str) -> None:
+    def __init__(self, path: Path | None, echo: TextIO, runtime: str, admin: str = "") -> None:
         self._file = path.open("a") if path else None
         self._echo = echo
         self._runtime = runtime
+        self._admin = admin
 
     def write(self, action: Event, target: str | None, sig: str | None, **extra: Any) -> None:
         entry = {"ts": round(time.time(), 3), "action": action, "target": target, "signal": sig}
@@ -81,6 +86,20 @@ class EventLog:
             self._file.write(line + "\n")
             self._file.flush()
         print(line, file=self._echo, flush=True)
+        if self._admin and action is not Event.SKIP:
+            self._post(line)
+
+    def _post(self, line: str) -> None:
+        """Best effort: the dashboard misses the event, the run goes on (and says so)."""
+        request = urllib.request.Request(
+            f"{self._admin}/_lb/events",
+            data=line.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            urllib.request.urlopen(request, timeout=0.5).close()
+        except OSError as exc:
+            print(f"chaos-kill: the dashboard did not take the event: {exc}", file=sys.stderr)
 
     def close(self) -> None:
         if self._file:
@@ -285,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runtime.status()  # fails clearly when no cluster runs
         if Action.PARTITION in args.signal and runtime.name != "docker":
             raise ClusterError("--signal PARTITION needs the docker runtime (a container network)")
-        log = EventLog(args.events, sys.stdout, runtime.name)
+        log = EventLog(args.events, sys.stdout, runtime.name, runtime.status().admin)
         try:
             return Chaos(runtime, settings_from(args), log).run()
         finally:

@@ -30,7 +30,7 @@ from typing import Any
 
 from cluster.actions import PROCESS_ACTIONS, Action
 from cluster.config import ClusterConfig, variant_env
-from cluster.runtime import procs, redis_server
+from cluster.runtime import pool_api, procs, redis_server
 from cluster.runtime.base import (
     AlreadyRunning,
     ClusterError,
@@ -294,6 +294,10 @@ class LocalRuntime(SentinelMembers, Runtime):
             self.restart(record.name, wait=True)
 
     def scale(self, nodes: int) -> ClusterStatus:
+        """Start or stop nodes; the balancer keeps running (same pid) and is told the new list
+        on its admin listener (``PUT /_lb/backends``). New nodes are probed before they get
+        traffic; a removed node is taken out of the pool first, and only once the balancer has
+        dropped it (its in-flight requests done) does it get SIGTERM, so it drains and exits."""
         with self._locked():
             state = self._state()
             gone = state.nodes[nodes:]
@@ -305,11 +309,14 @@ class LocalRuntime(SentinelMembers, Runtime):
                 state = state.with_node(self._spawn_node(state, index, port))
             for record in gone:
                 state = state.without_node(record.name)
-            # The balancer reads its backends once at start: replace it with the new list.
-            state = self._replace_balancer(state)
             save_state(self.state_path, state)
-            procs.stop_all(gone, self.config.stop_timeout)
-        self.wait_ready(state, {n.url(state.host) for n in state.nodes})
+        if state.balancer:
+            urls = [n.url(state.host) for n in state.nodes]
+            pool_api.set_backends(self.status().admin, urls)
+            self.wait_ready(state, set(urls))
+            dropped = {r.url(state.host) for r in gone}
+            pool_api.wait_dropped(self.balancer_status, dropped, self.config.stop_timeout)
+        procs.stop_all(gone, self.config.stop_timeout)
         return self.status()
 
     def _replace_balancer(self, state: LocalState) -> LocalState:

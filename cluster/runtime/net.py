@@ -1,5 +1,5 @@
 """Loopback plumbing: free ports to bind, whether one is taken, waiting for one to answer, and
-a JSON GET (the balancer's ``/_lb/status``)."""
+JSON over HTTP (the balancer's ``/_lb/status``, ``PUT /_lb/backends``)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,22 @@ def wait_port(host: str, port: int, timeout: float, alive: Callable[[], bool]) -
 def get_json(url: str, timeout: float = 2.0) -> dict[str, Any]:
     """GET ``url`` and parse the JSON body; raises ``OSError`` subclasses on failure."""
     with urllib.request.urlopen(url, timeout=timeout) as resp:
+        data = json.loads(resp.read())
+    if not isinstance(data, dict):
+        raise urllib.error.URLError(f"{url} did not return a JSON object")
+    return data
+
+
+def put_json(url: str, document: Any, timeout: float = 5.0) -> dict[str, Any]:
+    """PUT ``document`` as JSON to ``url``; the JSON answer. ``OSError`` subclasses on failure
+    (``urllib.error.HTTPError`` for an error status: its body is the problem+json)."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(document).encode(),
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
         data = json.loads(resp.read())
     if not isinstance(data, dict):
         raise urllib.error.URLError(f"{url} did not return a JSON object")

@@ -6,6 +6,7 @@ returns a ``WrkResult``; ``parse(text)`` is pure and unit-tested on wrk's real o
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -19,6 +20,9 @@ _NON2XX = re.compile(r"^\s+Non-2xx or 3xx responses:\s+(\d+)", re.MULTILINE)
 _SOCKET = re.compile(
     r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", re.MULTILINE
 )
+
+
+_STATUSES_LINE = "fullspeed-statuses "
 
 
 class WrkError(RuntimeError):
@@ -57,6 +61,15 @@ def parse(text: str) -> WrkResult:
         non_2xx=int(non2xx.group(1)) if non2xx else 0,
         socket_errors=sum(int(g) for g in sockets.groups()) if sockets else 0,
     )
+
+
+def script_statuses(text: str) -> dict[int, int]:
+    """The answers per status a wrk script printed (``loadtest/fullspeed/load.lua``'s
+    ``fullspeed-statuses {"200": n, …}`` line); empty when it printed none."""
+    for line in text.splitlines():
+        if line.startswith(_STATUSES_LINE):
+            return {int(k): int(v) for k, v in json.loads(line[len(_STATUSES_LINE) :]).items()}
+    return {}
 
 
 def run(

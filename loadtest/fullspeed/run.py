@@ -75,7 +75,7 @@ def chaos_command(runtime: Runtime, events: Path, s: Settings) -> list[str]:
     ]  # fmt: skip
 
 
-def _lane(kind: str, proc: subprocess.Popen[str], timeout: float) -> Lane:
+def read_lane(kind: str, proc: subprocess.Popen[str], timeout: float) -> Lane:
     out, err = proc.communicate(timeout=timeout)
     if proc.returncode != 0:
         raise wrk.WrkError(f"wrk ({kind}) failed ({proc.returncode}): {err.strip()}")
@@ -101,7 +101,7 @@ def drive(runtime: Runtime, balancer: str, out: Path, s: Settings) -> list[Lane]
         chaos = subprocess.Popen(chaos_command(runtime, out / "chaos.jsonl", s),
                                  stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
         try:
-            results = [_lane(kind, proc, s.duration + 60) for kind, proc in lanes.items()]
+            results = [read_lane(kind, proc, s.duration + 60) for kind, proc in lanes.items()]
             if chaos.wait(timeout=60) != 0:
                 raise ClusterError(f"chaos-kill failed: see {out / 'chaos.log'}")
         finally:
@@ -110,11 +110,11 @@ def drive(runtime: Runtime, balancer: str, out: Path, s: Settings) -> list[Lane]
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-    _join_acks(acks)
+    join_acks(acks)
     return results
 
 
-def _join_acks(acks: Path) -> None:
+def join_acks(acks: Path) -> None:
     """wrk's thread wrote ``acks.jsonl.<thread>``; the verifier reads one file."""
     parts = sorted(acks.parent.glob(acks.name + ".*"))
     acks.write_text("".join(part.read_text() for part in parts))

@@ -249,6 +249,34 @@ def test_redis_killed_and_started_again_keeps_the_data(
     assert_orders_intact(runtime, ledger)
 
 
+def test_scale_2_to_4_to_2_under_load_fails_nothing_and_keeps_the_balancer(
+    runtime: DockerRuntime, ledger: list[dict[str, Any]]
+) -> None:
+    (balancer,) = runtime.containers("balancer")
+    started = balancer.attrs["State"]["StartedAt"]
+    runtime.scale(2)
+    steps: list[list[str]] = []
+    names: dict[str, str] = {}  # container hostname -> node name, the removed ones included
+
+    def scale() -> None:
+        for count in (4, 2):
+            steps.append([n.name for n in runtime.scale(count).nodes])
+            names.update(runtime.hostnames())
+            time.sleep(1.0)  # load flows on the new pool a while
+
+    result = asyncio.run(load_while(runtime, scale, workers=12))
+    ledger.extend(result.acks)
+    assert steps == [[f"node-{i}" for i in range(1, 5)], ["node-1", "node-2"]]
+    refused = [f for f in result.failures if "Connect" in f]
+    assert refused == [] and result.failures == [], balancer_failures(runtime)
+    served = {names.get(host, host) for host in result.served_by}
+    assert {"node-3", "node-4"} <= served, "the new nodes got traffic"
+    balancer.reload()
+    assert balancer.attrs["State"]["StartedAt"] == started  # the same container, not restarted
+    assert balancer.attrs["RestartCount"] == 0
+    assert_orders_intact(runtime, ledger)
+
+
 def test_scale_to_five_spreads_over_five_without_restarting_the_balancer(
     runtime: DockerRuntime, ledger: list[dict[str, Any]]
 ) -> None:

@@ -1,19 +1,10 @@
-"""The admin listener: the balancer's own endpoints, never on the public port, never proxied.
-
-Served on ``BALANCER_ADMIN_HOST:BALANCER_ADMIN_PORT`` (loopback by default; Envoy's admin port
-and HAProxy's stats frontend are the models) by ``AdminProtocol``: the client connection of
-``server`` (the same parsing, limits and timeouts) whose ``dispatch`` answers here. Its answers
-are not counted as client traffic (a scrape every few seconds would show in the request rates).
-
-``GET /_lb/status``: the JSON of docs/balancer.md (strategy, backends with their state and
-counters, retries).
-``GET /_lb/metrics``: Prometheus text, rendered at scrape time from ``counters`` (the plain ints
-the hot path increments; no metric object is touched per request).
+"""The balancer's Prometheus metrics (``GET /_lb/metrics`` on the admin listener), rendered at
+scrape time from ``counters`` (the plain ints the hot path increments; no metric object is
+touched per request).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -28,69 +19,15 @@ from prometheus_client.registry import Collector
 from balancer.context import Proxy
 from balancer.counters import LATENCY_BUCKETS, Counters
 from balancer.health import State
-from balancer.request import Request
-from balancer.server import ClientProtocol
-from balancer.target import BadTarget, origin_form
-from servicekit.problem import PROBLEM_CONTENT_TYPE, problem_bytes
 
-JSON = b"application/json"
 PROM = b"text/plain; version=0.0.4; charset=utf-8"
-PROBLEM = PROBLEM_CONTENT_TYPE.encode()
 
 
-def status_document(proxy: Proxy) -> dict[str, object]:
-    return {
-        "strategy": "round_robin",
-        "backends": [
-            {
-                "name": b.name,
-                "url": b.url,
-                "state": b.state.value,
-                "in_flight": b.counts.in_flight,
-                "requests": b.counts.requests,
-                "failures": b.counts.failures,
-                "ejections": b.counts.ejections,
-            }
-            for b in proxy.pool.backends
-        ],
-        "retries": proxy.counters.retries,
-    }
-
-
-Answer = tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]
-ALLOW = (b"Allow", b"GET, HEAD")
-
-
-class AdminProtocol(ClientProtocol):
-    """A connection to the admin listener: every request is answered by ``handle``."""
-
-    def dispatch(self, request: Request) -> None:
-        try:
-            target = origin_form(request.target, request.method, request.forward.host)
-        except BadTarget as exc:
-            answer: Answer = (exc.status, PROBLEM, problem_bytes(exc.status, exc.detail), [])
-        else:
-            answer = handle(self.proxy, request.method, target)
-        status, content_type, body, extra = answer
-        head_only = request.method == "HEAD"
-        self.respond(status, content_type, body, request.forward.request_id, extra, head_only)
-
-
-def handle(proxy: Proxy, method: str, target: bytes) -> Answer:
-    """(status, content type, body, extra headers) for a request to the admin listener.
-
-    The body is the one a GET gets; the caller leaves it out for HEAD and keeps its length.
-    """
-    path = target.split(b"?", 1)[0]
-    if path not in (b"/_lb/status", b"/_lb/metrics"):
-        return 404, PROBLEM, problem_bytes(404, f"no such path: {path!r}"), []
-    if method not in ("GET", "HEAD"):
-        return 405, PROBLEM, problem_bytes(405, "only GET and HEAD are allowed"), [ALLOW]
-    if path == b"/_lb/status":
-        return 200, JSON, json.dumps(status_document(proxy)).encode(), []
+def render(proxy: Proxy) -> bytes:
+    """The Prometheus text of ``proxy``'s counters now."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector(proxy))
-    return 200, PROM, generate_latest(registry), []
+    return generate_latest(registry)
 
 
 class _Collector(Collector):

@@ -1,0 +1,247 @@
+"""``make bench-scale``: maximum throughput at 1, 2, 3 and 4 nodes, each node capacity-limited.
+
+One run, one process tree: a Redis server, four ``python -m nodes`` each held to ``--quota``
+cores by a cgroup v1 CPU quota (``loadtest.bench.cgroup``; without one, say so: the nodes then
+share the machine's cores and scaling stops at the core count), this balancer in front of them
+and HAProxy (one thread, like this balancer) in front of the same nodes. For N = 1…4 the
+balancer's pool is set with ``PUT /_lb/backends`` (the same balancer process throughout) and a
+fresh HAProxy is started on the first N; then, for each load, each front gets a warm-up and a
+closed-loop wrk run at saturation (``wrk -t1``, ``--connections``): GET /whoami, and keyed
+POSTs (a fresh ``Idempotency-Key`` per order; ``loadtest/fullspeed/load.lua``). CPU seconds of
+every part come from ``/proc`` (wrk's from its rusage), so each row names its bottleneck
+(``model``). Prints the table, writes JSON and a PNG, and ends with
+``efficiency 1→4 nodes: NN %`` (this balancer, GET /whoami).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import asdict
+from pathlib import Path
+
+from cluster.runtime import redis_server
+from cluster.runtime.net import free_ports, get_json
+from cluster.runtime.pidstat import cpu_seconds
+from cluster.runtime.pool_api import set_backends
+from loadtest.api import login
+from loadtest.bench import cgroup, wrk
+from loadtest.bench.peers import installed, start_haproxy
+from loadtest.bench.scale.model import Point, bottleneck, efficiency, table
+from loadtest.bench.targets import PY, child, node_env, wait_http
+
+SCRIPT = Path(__file__).resolve().parents[2] / "fullspeed" / "load.lua"
+LANES = {"get": "GET /whoami", "post": "keyed POST /users/alice/orders"}
+
+
+def options(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench-scale", description=__doc__.splitlines()[0])
+    parser.add_argument("--max-nodes", type=int, default=4)
+    # 0.15: four nodes (0.6 core), this balancer (~0.35), wrk and Redis fit in 2 cores with room
+    # for other work; at 0.2 the machine neared saturation at 4 nodes (measured: 1.7 of 2 cores
+    # busy) and the nodes' CPU per request rose by half, which a quota cannot hold constant.
+    parser.add_argument("--quota", type=float, default=0.15, help="cores per node (0: none)")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per measurement")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--lanes", default="get,post")
+    parser.add_argument("--json", type=Path, default=Path("reports/bench-scale.json"))
+    parser.add_argument("--png", type=Path, default=Path("reports/bench-scale.png"))
+    parser.add_argument("--replot", type=Path, help="no run: the table and PNG of a JSON file")
+    return parser.parse_args(argv)
+
+
+def start_nodes(stack: ExitStack, work: Path, count: int, quota: float | None) -> list[int]:
+    """Redis and ``count`` nodes (each in its own CPU quota); [redis pid, node pids…] and ports
+    are returned through ``work / "ports.json"``."""
+    redis_port, *ports = free_ports(count + 1)
+    server = redis_server.find_server()
+    redis = redis_server.start(
+        server, host="127.0.0.1", port=redis_port, workdir=work, log=work / "redis.log",
+        detach=False,
+    )  # fmt: skip
+    stack.callback(redis.stop)
+    secret = secrets.token_hex(32)
+    pids = [redis.record.pid]
+    for i, port in enumerate(ports, 1):
+        env = node_env(f"node-{i}", port, redis_port, secret, "WARNING")
+        proc = stack.enter_context(child([PY, "-m", "nodes"], env, work / f"node-{i}.log"))
+        if quota:
+            group = f"bench-scale-{os.getpid()}-node-{i}"
+            stack.enter_context(cgroup.limited(group, proc.pid, quota))
+        pids.append(proc.pid)
+    for port in ports:
+        wait_http(f"http://127.0.0.1:{port}/readyz", timeout=60)
+    (work / "ports.json").write_text(json.dumps(ports))
+    return pids
+
+
+def start_ours(stack: ExitStack, first: int, work: Path) -> tuple[int, str, int]:
+    """This balancer in front of the first node; its port, admin URL and pid."""
+    port, admin = free_ports(2)
+    env = {
+        "BALANCER_HOST": "127.0.0.1", "BALANCER_PORT": str(port),
+        "BALANCER_ADMIN_PORT": str(admin), "LOG_LEVEL": "WARNING",
+        "BALANCER_BACKENDS": f"http://127.0.0.1:{first}",
+    }  # fmt: skip
+    proc = stack.enter_context(child([PY, "-m", "balancer"], env, work / "balancer.log"))
+    wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
+    return port, f"http://127.0.0.1:{admin}", proc.pid
+
+
+def pool_of(admin: str, urls: list[str]) -> None:
+    """Set this balancer's pool to ``urls`` and wait until exactly those are up."""
+    set_backends(admin, urls)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = get_json(f"{admin}/_lb/status")
+        states = {b["url"]: b["state"] for b in status["backends"]}
+        if set(states) == set(urls) and set(states.values()) == {"up"}:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the balancer did not report {urls} up")
+
+
+def wrk_once(url: str, lane: str, token: str, args: argparse.Namespace, seconds: float,
+             work: Path) -> tuple[wrk.WrkResult, float, dict[int, int]]:  # fmt: skip
+    """One closed-loop wrk run: its figures, its own CPU seconds (rusage of the child) and the
+    answers per status (the script's count)."""
+    binary = shutil.which("wrk") or "wrk"
+    prefix = f"bs-{secrets.token_hex(4)}"
+    command = [binary, "-t1", f"-c{args.connections}", f"-d{max(1, round(seconds))}s",
+               "--timeout=5s", "--latency", "-s", str(SCRIPT), url,
+               "--", lane, token, "alice", prefix, str(work / f"acks-{prefix}")]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise wrk.WrkError(f"wrk failed: {done.stderr.strip()}")
+    used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    statuses = wrk.script_statuses(done.stdout)
+    if not statuses:  # wrk goes on without its script, sending plain GET / (404s)
+        raise wrk.WrkError(f"wrk ran without {SCRIPT}: {done.stderr.strip()[:300]}")
+    return wrk.parse(done.stdout), used, statuses
+
+
+def machine_seconds() -> float:
+    """CPU seconds every process on the machine has used since boot (``/proc/stat``)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(front: str, url: str, pids: dict[str, list[int]], lane: str, token: str,
+            args: argparse.Namespace, work: Path) -> Point:  # fmt: skip
+    """Warm-up, then one measured run; the point with every part's CPU seconds."""
+    wrk_once(url, lane, token, args, args.warmup, work)
+    before = {part: sum(cpu_seconds(p) for p in ids) for part, ids in pids.items()}
+    before["all"] = machine_seconds()
+    started = time.monotonic()
+    result, wrk_cpu, statuses = wrk_once(url, lane, token, args, args.duration, work)
+    seconds = time.monotonic() - started
+    cpu = {part: sum(cpu_seconds(p) for p in ids) - before[part] for part, ids in pids.items()}
+    cpu["wrk"] = wrk_cpu
+    cpu["all"] = machine_seconds() - before["all"]
+    n = len(pids["nodes"])
+    # Throughput counts the successful answers only: a fast error is not capacity.
+    ok = statuses.get(200 if lane == "get" else 201, 0) / max(1, sum(statuses.values()))
+    return Point(front, lane, n, result.requests_per_s * ok, result.p50_ms, result.p99_ms,
+                 result.errors, seconds, cpu, statuses)  # fmt: skip
+
+
+def run(args: argparse.Namespace, quota: float | None, work: Path) -> list[Point]:
+    points: list[Point] = []
+    with ExitStack() as stack:
+        redis_pid, *node_pids = start_nodes(stack, work, args.max_nodes, quota)
+        ports: list[int] = json.loads((work / "ports.json").read_text())
+        port, admin, ours = start_ours(stack, ports[0], work)
+        token = login(f"http://127.0.0.1:{port}", "alice")
+        for n in range(1, args.max_nodes + 1):
+            pool_of(admin, [f"http://127.0.0.1:{p}" for p in ports[:n]])
+            with ExitStack() as peer:
+                hport, hpid = start_haproxy(peer, ports[:n], work, threads=1)
+                fronts = {"balancer": (port, ours), "haproxy": (hport, hpid)}
+                for lane in args.lanes.split(","):
+                    for front, (front_port, pid) in fronts.items():
+                        pids = {"nodes": node_pids[:n], "front": [pid], "redis": [redis_pid]}
+                        url = f"http://127.0.0.1:{front_port}"
+                        point = measure(front, url, pids, lane, token, args, work)
+                        points.append(point)
+                        print(progress(point, quota), flush=True)
+    return points
+
+
+def progress(p: Point, quota: float | None) -> str:
+    return (f"  {p.nodes} node(s) {p.front:8} {p.lane:4} {p.rps:7.0f} req/s  p50 {p.p50_ms:6.1f} "
+            f"ms  p99 {p.p99_ms:6.1f} ms  errors {p.wrong()}  bottleneck "
+            f"{bottleneck(p, quota, os.cpu_count() or 1)}")  # fmt: skip
+
+
+def replot(args: argparse.Namespace) -> int:
+    """The table, the PNG and the last line again, from a run's JSON (``--replot``)."""
+    data = json.loads(args.replot.read_text())
+    points = [Point(**{**p, "statuses": {int(k): v for k, v in p["statuses"].items()}})
+              for p in data["points"]]  # fmt: skip
+    args.json = Path(tempfile.mkdtemp()) / "bench-scale.json"  # the original stays as it is
+    return report(args, points, data["quota"], data["cores"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = options(argv)
+    if args.replot:
+        return replot(args)
+    for tool in ("wrk", "haproxy"):
+        if not installed(tool):
+            print(f"error: {tool} is not installed (Debian: apt-get install {tool})",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+    quota: float | None = args.quota or None
+    why_not = cgroup.unavailable() if quota else "asked for none (--quota 0)"
+    if quota and why_not:
+        print(f"no CPU quota per node: {why_not}; the nodes share the machine's "
+              f"{os.cpu_count()} cores, so scaling stops at the core count")  # fmt: skip
+        quota = None
+    cores = os.cpu_count() or 1
+    print(f"nodes: up to {args.max_nodes}, each "
+          f"{f'limited to {quota:g} CPU (cgroup v1 cfs quota)' if quota else 'unlimited'}; "
+          f"wrk -t1 -c{args.connections} -d{args.duration:g}s after {args.warmup:g}s warm-up; "
+          f"fronts: this balancer, HAProxy (nbthread 1); machine: {cores} cores, load average "
+          f"{os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        points = run(args, quota, Path(tmp))
+    return report(args, points, quota, cores)
+
+
+def report(args: argparse.Namespace, points: list[Point], quota: float | None, cores: int) -> int:
+    from loadtest.bench.scale.plot import plot
+
+    print()
+    print("\n".join(table(points, quota, cores)))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(
+        {"quota": quota, "cores": cores, "connections": args.connections,
+         "duration": args.duration, "points": [asdict(p) for p in points]}, indent=2))  # fmt: skip
+    plot(points, args.png, quota)
+    print(f"\nJSON: {args.json}  PNG: {args.png}")
+    for front in ("haproxy", "balancer"):
+        for lane in args.lanes.split(","):
+            eff = efficiency(points, front, lane, args.max_nodes)
+            if eff is not None:
+                print(f"{front} {LANES[lane]}: efficiency 1→{args.max_nodes} {eff * 100:.0f} %")
+    headline = efficiency(points, "balancer", "get", args.max_nodes)
+    value = "n/a" if headline is None else f"{headline * 100:.0f} %"
+    print(f"efficiency 1→{args.max_nodes} nodes: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

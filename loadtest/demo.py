@@ -119,6 +119,7 @@ def summarize(
         "client retries on 412 (stale ETag)": locust.get("retries_412_stale_etag", 0),
         "client retries on 409 (in progress)": locust.get("retries_409_in_progress", 0),
         "shed (503 not processed, retried)": locust.get("shed_503", 0),
+        "client logins sent again (node died)": locust.get("logins_lost_with_node", 0),
         "login p95 (ms)": locust.get("login_p95_ms", "?"),
         "balancer retries": lb.get("retries", "?"),
         # Chaos takes nodes out on purpose; any ejection beyond its kills, stops and terms

@@ -73,6 +73,7 @@ _counters = {
     "retries_409_in_progress": 0,
     "logins": 0,
     "shed_503": 0,
+    "logins_lost_with_node": 0,
 }
 _ack_out = open(ACK_FILE, "a") if ACK_FILE else None  # noqa: SIM115 (lives as long as the process)
 
@@ -123,21 +124,22 @@ class ApiUser(FastHttpUser):
         self.token = None
 
     def login(self) -> None:
-        # A login changes nothing on the server (a second one only issues another token), so
-        # the client marks it safe to resend: with an Idempotency-Key the balancer retries it
-        # on another node when the first one dies under it, as it does any keyed POST.
         with self.client.post(
-            "/auth/login",
-            json=login_body(self.account),
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-            name="/auth/login",
-            catch_response=True,
+            "/auth/login", json=login_body(self.account), name="/auth/login", catch_response=True
         ) as resp:
             wait = shed_wait(resp)
             if resp.status_code == 200:
                 self.token = resp.json()["access_token"]
                 _counters["logins"] += 1
                 self.backoff = 0.0
+            elif resp.status_code in (502, 504) and resp.headers.get("X-Served-By") == "balancer":
+                # The node died with the login in flight: the balancer may not resend a POST it
+                # cannot know is safe, but this client knows a login changes nothing on the
+                # server, so it logs in again at once. Counted apart, like 409 and 412.
+                resp.request_meta["name"] = "/auth/login (lost with its node, sent again)"
+                resp.success()
+                _counters["logins_lost_with_node"] += 1
+                self.next_login = time.monotonic() + 0.2
             elif wait is not None:
                 # Shed before any work: not a failure, not a success either. It gets a row of
                 # its own in Locust's stats, and the user tries again after Retry-After.

@@ -13,13 +13,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from nodes.config import NodeConfig
 from nodes.cpu_gate import CpuGate, calibrate, default_concurrency, thread_pool
 from nodes.handlers import add_routes
+from nodes.logs import AccessLog
 from nodes.metrics import Metrics
-from nodes.middleware import MAX_BODY_BYTES, context_middleware, problem_middleware
+from nodes.middleware import MAX_BODY_BYTES, node_middleware
 from nodes.passwords import hash_password
 from nodes.revocation.base import RevocationSettings
 from nodes.revocation.factory import create_revocation
 from nodes.seed import seeding_ctx
 from nodes.state import (
+    ACCESS_LOG,
     CONFIG,
     HASHING,
     METRICS,
@@ -91,9 +93,7 @@ async def hashing_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(config: NodeConfig) -> web.Application:
     """A node's application; resources live in ``cleanup_ctx``, state under ``web.AppKey``."""
-    app = web.Application(
-        middlewares=[context_middleware, problem_middleware], client_max_size=MAX_BODY_BYTES
-    )
+    app = web.Application(middlewares=[node_middleware], client_max_size=MAX_BODY_BYTES)
     app[CONFIG] = config
     app[TOKENS] = TokenSettings(
         secret=config.jwt_secret,
@@ -103,6 +103,7 @@ def create_app(config: NodeConfig) -> web.Application:
     )
     app[VERIFIED] = VerifiedTokens(app[TOKENS])
     app[METRICS] = Metrics()
+    app[ACCESS_LOG] = AccessLog(config.node_name)
     app[READINESS] = Readiness()
     app.cleanup_ctx.extend([redis_ctx, revocation_ctx, hashing_ctx, seeding_ctx])
     add_routes(app)

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from nodes.config import NodeConfig
 from nodes.cpu_gate import CpuGate
+from nodes.logs import AccessLog
 from nodes.metrics import Metrics
 from nodes.revocation.base import Revocation
 from nodes.store import Store
@@ -29,6 +30,8 @@ TOKENS = web.AppKey("tokens", TokenSettings)
 #: The memo of verified tokens (``nodes.token_cache``): a pure function's cache, not sessions.
 VERIFIED = web.AppKey("verified_tokens", VerifiedTokens)
 METRICS = web.AppKey("metrics", Metrics)
+#: The one JSON line per request (``nodes.logs``): through ``logging``, or deferred to its buffer.
+ACCESS_LOG = web.AppKey("access_log", AccessLog)
 READINESS = web.AppKey("readiness", Readiness)
 REDIS = web.AppKey("redis", Redis)
 STORE = web.AppKey("store", Store)

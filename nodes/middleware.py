@@ -43,15 +43,24 @@ def pick_request_id(incoming: str | None) -> str:
     return new_request_id()
 
 
-# A random (version 4) UUID as 32 hex digits, what ``uuid.uuid4().hex`` returns, for a third of
-# its cost (it builds a ``UUID`` object and checks it): 122 random bits, variant RFC 4122.
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+# A random (version 4) UUID as 32 hex digits, what ``uuid.uuid4().hex`` returns, for a sixth
+# of its cost (it builds a ``UUID`` object and checks it, and reads os.urandom each time): the
+# random bytes are read ``_IDS_PER_READ`` ids at a time, turned to hex at once, and each id
+# takes its slice with the version nibble set to 4 and the variant's two bits to 10 (RFC 4122).
+_IDS_PER_READ = 256
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+_random_hex: list[str] = []  # random bytes read ahead, never shared with a forked child
+os.register_at_fork(after_in_child=_random_hex.clear)
 
 
 def new_request_id() -> str:
-    value = int.from_bytes(os.urandom(16), "big") & _UUID4_CLEAR | _UUID4_SET
-    return f"{value:032x}"
+    try:
+        h = _random_hex.pop()
+    except IndexError:
+        block = os.urandom(16 * _IDS_PER_READ).hex()
+        _random_hex.extend(block[i : i + 32] for i in range(0, len(block), 32))
+        h = _random_hex.pop()
+    return f"{h[:12]}4{h[13:16]}{_VARIANT[h[16]]}{h[17:]}"
 
 
 def route_template(request: web.Request) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from nodes.handlers.session import whoami_body
 from nodes.metrics import IN_FLIGHT, LATENCY, LATENCY_BUCKETS, REQUESTS, HttpCounts, Metrics
 from nodes.middleware import new_request_id
+from nodes.tokens import Claims
 
 # --- request ids ---------------------------------------------------------------------------
 
@@ -70,3 +73,13 @@ def test_node_metrics_keep_every_family_and_series() -> None:
     assert text.count("node_http_requests_total{") == 2000
     for family in ("node_http_request_duration_seconds", "node_http_in_flight", "node_draining"):
         assert f"# TYPE {family} " in text
+
+
+# --- the whoami body -----------------------------------------------------------------------
+
+
+def test_the_whoami_body_is_what_json_response_wrote() -> None:
+    for sub, jti, node in (("alice", "0" * 32, "node-1"), ('a"\\b', "é☃\U0001f600", "\x00\x7f")):
+        claims = Claims(sub=sub, jti=jti, iat=1, exp=1_700_000_900, scope="orders")
+        expected = {"sub": sub, "jti": jti, "exp": 1_700_000_900, "node": node}
+        assert whoami_body(claims, node) == json.dumps(expected, separators=(",", ":")).encode()

@@ -3,10 +3,10 @@
 The per-request instruments (``node_http_requests``, ``node_http_request_duration_seconds``,
 ``node_http_in_flight``) are plain ints on ``HttpCounts``, rendered by a collector when
 ``/metrics`` is scraped, as the balancer's are (``balancer/counters.py``): the client library's
-children take a lock per ``inc``/``observe`` and a ``Histogram.observe`` walks its buckets, about
-6 µs of a ~85 µs ``GET /whoami`` (py-spy). One event loop updates them; scrapes run on it too.
-The families, names, labels and values are the ones the client library wrote (a test holds the
-text equal); the rare instruments stay the library's own.
+children take a lock per ``inc``/``observe`` and a ``Histogram.observe`` walks its buckets: 2.7 %
+of a ``GET /whoami``'s py-spy samples, against 0.4 % for ``HttpCounts.observe``. One event loop
+updates them; scrapes run on it too. The families, names, labels and values are the ones the
+client library wrote (a test holds the text equal); the rare instruments stay the library's own.
 """
 
 from __future__ import annotations

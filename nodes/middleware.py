@@ -6,9 +6,9 @@
   handlers, aiohttp's own 404/405/413, Redis failures as 503, and anything unexpected as 500
   (logged with its traceback and counted; it is a bug).
 
-It was two middlewares (context around problem); one is one coroutine and frame less per request
-(aiohttp adds a layer of its own to any chain), about 2 µs of a ``GET /whoami`` (wrk, CPU per
-request).
+It was two middlewares (context around problem): one is a coroutine, a frame and a try block
+less per request (aiohttp adds a layer of its own to any chain; together they were 15 % of a
+``GET /whoami``'s py-spy samples). Alone the merge is within wrk's noise on this machine.
 """
 
 from __future__ import annotations

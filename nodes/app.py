@@ -10,8 +10,9 @@ from prometheus_client import Gauge
 from nodes.config import NodeConfig
 from nodes.cpu_gate import CpuGate, calibrate, default_concurrency, thread_pool
 from nodes.handlers import add_routes
+from nodes.logs import AccessLog
 from nodes.metrics import Metrics
-from nodes.middleware import MAX_BODY_BYTES, context_middleware, problem_middleware
+from nodes.middleware import MAX_BODY_BYTES, node_middleware
 from nodes.passwords import hash_password
 from nodes.profile_cache import ProfileCache
 from nodes.redis_client import connect, failover_retry, wait_for_replicas
@@ -20,6 +21,7 @@ from nodes.revocation.factory import create_revocation
 from nodes.seed import seeding_ctx
 from nodes.sessions import SessionStore
 from nodes.state import (
+    ACCESS_LOG,
     CONFIG,
     HASHING,
     METRICS,
@@ -90,9 +92,7 @@ async def hashing_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(config: NodeConfig) -> web.Application:
     """A node's application; resources live in ``cleanup_ctx``, state under ``web.AppKey``."""
-    app = web.Application(
-        middlewares=[context_middleware, problem_middleware], client_max_size=MAX_BODY_BYTES
-    )
+    app = web.Application(middlewares=[node_middleware], client_max_size=MAX_BODY_BYTES)
     app[CONFIG] = config
     app[TOKENS] = TokenSettings(
         secret=config.jwt_secret,
@@ -102,6 +102,7 @@ def create_app(config: NodeConfig) -> web.Application:
     )
     app[VERIFIED] = VerifiedTokens(app[TOKENS])
     app[METRICS] = Metrics()
+    app[ACCESS_LOG] = AccessLog(config.node_name)
     app[READINESS] = Readiness()
     app[PROFILES] = ProfileCache(config.profile_cache_seconds)
     if config.sessions == "memory":  # the stateful twin (nodes.sessions)

@@ -1,16 +1,105 @@
-"""Prometheus metrics of one node, in a registry of its own (one per app, never the global)."""
+"""Prometheus metrics of one node, in a registry of its own (one per app, never the global).
+
+The per-request instruments (``node_http_requests``, ``node_http_request_duration_seconds``,
+``node_http_in_flight``) are plain ints on ``HttpCounts``, rendered by a collector when
+``/metrics`` is scraped, as the balancer's are (``balancer/counters.py``): the client library's
+children take a lock per ``inc``/``observe`` and a ``Histogram.observe`` walks its buckets: 2.7 %
+of a ``GET /whoami``'s py-spy samples, against 0.4 % for ``HttpCounts.observe``. One event loop
+updates them; scrapes run on it too. The families, names, labels and values are the ones the
+client library wrote (a test holds the text equal); the rare instruments stay the library's own.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
-#: At most this many (route, method, status) children are memoised; beyond, ``labels()`` is
-#: asked each time (methods come from clients, so the set is not closed).
-MAX_CACHED_SERIES = 1024
-_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# The ``le`` labels as the client library writes them (``floatToGoString``: ``repr`` for these).
+_BUCKET_LABELS = (*(repr(b) for b in LATENCY_BUCKETS), "+Inf")
 _HASH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5)
+REQUESTS = ("node_http_requests", "HTTP requests answered, by route template, method and status.")
+LATENCY = (
+    "node_http_request_duration_seconds",
+    "Time from request to response, by route template and method.",
+)
+IN_FLIGHT = ("node_http_in_flight", "Requests being handled.")
+
+
+class _Latency:
+    """One (route, method)'s histogram: a count per bucket (not cumulative), +Inf last."""
+
+    __slots__ = ("buckets", "created", "sum")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.sum = 0.0
+        self.created = time.time()
+
+
+class _Series:
+    """One (route, method, status)'s count, and its (route, method)'s histogram."""
+
+    __slots__ = ("count", "created", "latency")
+
+    def __init__(self, latency: _Latency) -> None:
+        self.count = 0
+        self.latency = latency
+        self.created = time.time()
+
+
+class HttpCounts(Collector):
+    """Every answered request, counted and timed, and the requests in flight."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self._series: dict[tuple[str, str, int], _Series] = {}
+        self._latency: dict[tuple[str, str], _Latency] = {}
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request and record its latency."""
+        series = self._series.get((route, method, status))
+        if series is None:
+            series = self._new_series(route, method, status)
+        series.count += 1
+        latency = series.latency
+        latency.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # the first bound >= seconds
+        latency.sum += seconds
+
+    def _new_series(self, route: str, method: str, status: int) -> _Series:
+        latency = self._latency.get((route, method))
+        if latency is None:
+            latency = self._latency[route, method] = _Latency()
+        series = self._series[route, method, status] = _Series(latency)
+        return series
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(*REQUESTS, labels=["route", "method", "status"])
+        for (route, method, status), series in self._series.items():
+            requests.add_metric([route, method, str(status)], series.count, series.created)
+        yield requests
+        latency = HistogramMetricFamily(*LATENCY, labels=["route", "method"])
+        for (route, method), histogram in self._latency.items():
+            cumulative, buckets = 0, []
+            for bound, count in zip(_BUCKET_LABELS, histogram.buckets, strict=True):
+                cumulative += count
+                buckets.append((bound, float(cumulative)))
+            latency.add_metric([route, method], buckets, histogram.sum)
+            labels = {"route": route, "method": method}
+            latency.samples.append(Sample(f"{LATENCY[0]}_created", labels, histogram.created))
+        yield latency
+        yield GaugeMetricFamily(*IN_FLIGHT, value=self.in_flight)
 
 
 class Metrics:
@@ -21,26 +110,11 @@ class Metrics:
         self._declare_http(self.registry)
         self._declare_outcomes(self.registry)
         self._declare_admission(self.registry)
-        # ``labels()`` validates and hashes its arguments on every call; the children it
-        # returns are stable, so each request's pair is looked up once per series.
-        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def _declare_http(self, r: CollectorRegistry) -> None:
-        """Every request: counted, timed, in flight; and whether the node drains."""
-        self.requests = Counter(
-            "node_http_requests",
-            "HTTP requests answered, by route template, method and status.",
-            ["route", "method", "status"],
-            registry=r,
-        )
-        self.latency = Histogram(
-            "node_http_request_duration_seconds",
-            "Time from request to response, by route template and method.",
-            ["route", "method"],
-            buckets=_BUCKETS,
-            registry=r,
-        )
-        self.in_flight = Gauge("node_http_in_flight", "Requests being handled.", registry=r)
+        """Every request: counted, timed, in flight (``HttpCounts``); and whether it drains."""
+        self.http = HttpCounts()
+        r.register(self.http)
         self.draining = Gauge("node_draining", "1 while the node drains after SIGTERM.", registry=r)
 
     def _declare_outcomes(self, r: CollectorRegistry) -> None:
@@ -101,20 +175,6 @@ class Metrics:
         self.hash_queued.set_function(queued)
         self.hash_running.set_function(running)
         self.hash_estimate.set_function(estimate)
-
-    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one answered request and record its latency."""
-        key = (route, method, status)
-        series = self._series.get(key)
-        if series is None:
-            series = (
-                self.requests.labels(route, method, str(status)),
-                self.latency.labels(route, method),
-            )
-            if len(self._series) < MAX_CACHED_SERIES:
-                self._series[key] = series
-        series[0].inc()
-        series[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

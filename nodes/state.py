@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from nodes.config import NodeConfig
 from nodes.cpu_gate import CpuGate
+from nodes.logs import AccessLog
 from nodes.metrics import Metrics
 from nodes.profile_cache import ProfileCache
 from nodes.revocation.base import Revocation
@@ -33,6 +34,8 @@ VERIFIED = web.AppKey("verified_tokens", VerifiedTokens)
 METRICS = web.AppKey("metrics", Metrics)
 #: Profiles read from Redis for ``GET /users/{id}/profile`` (``nodes.profile_cache``).
 PROFILES = web.AppKey("profiles", ProfileCache)
+#: The one JSON line per request (``nodes.logs``): through ``logging``, or deferred to its buffer.
+ACCESS_LOG = web.AppKey("access_log", AccessLog)
 READINESS = web.AppKey("readiness", Readiness)
 REDIS = web.AppKey("redis", Redis)
 STORE = web.AppKey("store", Store)

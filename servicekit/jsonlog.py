@@ -35,13 +35,22 @@ class JsonFormatter(logging.Formatter):
         #: thread never sees a torn pair.
         self._second: tuple[int, str] = (-1, "")
 
-    def format(self, record: logging.LogRecord) -> str:
+    @property
+    def static(self) -> dict[str, str]:
+        """The members every line carries after ``msg``: ``service`` and ``instance``."""
+        return dict(self._static)
+
+    def timestamp(self, created: float, msecs: float) -> str:
+        """The ``ts`` member of a record made at ``created`` (``msecs`` as the record has it)."""
         second, text = self._second
-        if int(record.created) != second:  # strftime is the costliest part of a line
-            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            self._second = (int(record.created), text)
+        if int(created) != second:  # strftime is the costliest part of a line
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+            self._second = (int(created), text)
+        return f"{text}.{int(msecs):03d}Z"
+
+    def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": f"{text}.{int(record.msecs):03d}Z",
+            "ts": self.timestamp(record.created, record.msecs),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

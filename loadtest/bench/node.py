@@ -12,17 +12,22 @@ CPU per request (from /proc), and the ratios to the bare handler.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
 import secrets
 import shutil
 import statistics
 import sys
 import tempfile
+import time
+import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
 from cluster.runtime.net import free_port, free_ports
 from loadtest.api import login
-from loadtest.bench.measure import measure
+from loadtest.bench.measure import Run, measure
 from loadtest.bench.targets import PY, STUB, child, node_env, start_redis, wait_http
 
 
@@ -35,6 +40,47 @@ def start_node(stack: ExitStack, work: Path, log_level: str) -> tuple[str, int]:
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/readyz")
     return base, proc.pid
+
+
+def access_lines(base: str, log: Path, route: str) -> tuple[int, int]:
+    """The node's access log lines for ``route`` and its requests counted in ``/metrics``: one
+    line per request is kept, written off the request's path (they must be equal)."""
+    time.sleep(1.0)  # the node drains its log buffer every 0.2 s
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    sample = re.compile(r"^node_http_requests_total\{(.*)\} (\S+)$", re.MULTILINE)
+    counted = sum(
+        float(value) for labels, value in sample.findall(text) if f'route="{route}"' in labels
+    )
+    lines = 0
+    for line in log.read_text().splitlines():
+        entry = json.loads(line) if line.startswith("{") else {}
+        lines += entry.get("msg") == "request" and entry.get("route") == route
+    return lines, int(counted)
+
+
+def print_table(results: dict[str, list[Run]]) -> None:
+    """Medians with the range over rounds, and req/s against the bare handler's: the ratio of the
+    medians and, steadier on a shared machine, the median of the ratios paired per round."""
+    print(
+        f"\n{'target':15}{'req/s':>9}{'(min-max)':>14}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'CPU µs/req':>12}{'×hello':>8}{'paired (min-max)':>19}"
+    )
+    hello = [r.requests_per_s for r, _ in results["aiohttp hello"]]
+    base_rps = statistics.median(hello)
+    for name, runs in results.items():
+        rates = [r.requests_per_s for r, _ in runs]
+        rps = statistics.median(rates)
+        paired = [ours / theirs for ours, theirs in zip(rates, hello, strict=True)]
+        errors = sum(r.errors for r, _ in runs)
+        print(
+            f"{name:15}{rps:9.0f}{f'({min(rates):.0f}-{max(rates):.0f})':>14}"
+            f"{statistics.median(r.p50_ms for r, _ in runs):8.2f}"
+            f"{statistics.median(r.p99_ms for r, _ in runs):8.2f}"
+            f"{statistics.median(c for _, c in runs):12.1f}{rps / base_rps:8.2f}"
+            f"{f'{statistics.median(paired):.2f} ({min(paired):.2f}-{max(paired):.2f})':>19}"
+            + (f"  ({errors} errors)" if errors else "")
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,18 +112,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.rounds} interleaved rounds; node LOG_LEVEL={args.log_level}, REVOCATION=none"
         )
         results = measure(args, targets, {"node /whoami": (f"Authorization: Bearer {token}",)})
-    print(f"\n{'target':15}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU µs/req':>12}{'×hello':>8}")
-    base_rps = statistics.median(r.requests_per_s for r, _ in results["aiohttp hello"])
-    for name, runs in results.items():
-        rps = statistics.median(r.requests_per_s for r, _ in runs)
-        p50 = statistics.median(r.p50_ms for r, _ in runs)
-        p99 = statistics.median(r.p99_ms for r, _ in runs)
-        cpu = statistics.median(c for _, c in runs)
-        errors = sum(r.errors for r, _ in runs)
-        print(
-            f"{name:15}{rps:9.0f}{p50:9.2f}{p99:9.2f}{cpu:12.1f}{rps / base_rps:8.2f}"
-            + (f"  ({errors} errors)" if errors else "")
-        )
+        lines, counted = access_lines(base, Path(tmp) / "node.log", "/whoami")
+    print_table(results)
+    print(f"node access log: {lines} lines for /whoami, {counted} /whoami requests in /metrics")
+    print("load average after the run: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
-import pytest
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from nodes import metrics as metrics_module
-from nodes.metrics import Metrics
+from nodes.handlers.session import whoami_body
+from nodes.metrics import IN_FLIGHT, LATENCY, LATENCY_BUCKETS, REQUESTS, HttpCounts, Metrics
 from nodes.middleware import new_request_id
+from nodes.tokens import Claims
 
 # --- request ids ---------------------------------------------------------------------------
 
@@ -30,34 +31,55 @@ def test_new_request_ids_are_random_version_4_uuids_in_hex() -> None:
 # --- metrics -------------------------------------------------------------------------------
 
 
-def _samples(m: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in m.registry.collect()
-        for s in family.samples
-        if not s.name.endswith("_created")
-    }
+def _library_twin(calls: list[tuple[str, str, int, float]], in_flight: int) -> str:
+    """What the client library's own instruments render for the same requests."""
+    registry = CollectorRegistry()
+    requests = Counter(*REQUESTS, ["route", "method", "status"], registry=registry)
+    latency = Histogram(*LATENCY, ["route", "method"], buckets=LATENCY_BUCKETS, registry=registry)
+    Gauge(*IN_FLIGHT, registry=registry).set(in_flight)
+    for route, method, status, seconds in calls:
+        requests.labels(route, method, str(status)).inc()
+        latency.labels(route, method).observe(seconds)
+    return generate_latest(registry).decode()
 
 
-def test_observe_request_counts_like_labels() -> None:
-    fast, slow = Metrics(), Metrics()
+def _without_created(text: str) -> list[str]:
+    """The lines, with each ``_created`` sample's value (a clock reading) cut off."""
+    return [line.rsplit(" ", 1)[0] if "_created{" in line else line for line in text.splitlines()]
+
+
+def test_http_counts_render_what_the_client_library_rendered() -> None:
     calls = [("/whoami", "GET", 200, 0.002), ("/whoami", "GET", 401, 0.0004)] * 3
     calls += [("unmatched", "BREW", 404, 0.3), ("/orders/{id}", "PUT", 412, 7.0)]
-    for route, method, status, seconds in calls:
-        fast.observe_request(route, method, status, seconds)
-        slow.requests.labels(route, method, str(status)).inc()
-        slow.latency.labels(route, method).observe(seconds)
-    assert _samples(fast) == _samples(slow)
-    text = generate_latest(fast.registry).decode()
-    assert 'node_http_requests_total{method="GET",route="/whoami",status="200"} 3.0' in text
+    calls += [("/whoami", "GET", 200, b) for b in LATENCY_BUCKETS]  # a bound is in its bucket
+    counts = HttpCounts()
+    counts.in_flight = 2
+    for call in calls:
+        counts.observe(*call)
+    registry = CollectorRegistry()
+    registry.register(counts)
+    ours = generate_latest(registry).decode()
+    assert _without_created(ours) == _without_created(_library_twin(calls, 2))
+    assert 'node_http_requests_total{method="GET",route="/whoami",status="200"} 15.0' in ours
+    created = [line for line in ours.splitlines() if "_created{" in line]
+    assert len(created) == 4 + 3 and all(float(line.split()[-1]) > 1e9 for line in created)
 
 
-def test_the_series_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(metrics_module, "MAX_CACHED_SERIES", 4)
+def test_node_metrics_keep_every_family_and_series() -> None:
     m = Metrics()
-    for i in range(10):
-        m.observe_request("unmatched", f"M{i}", 404, 0.001)
-        m.observe_request("unmatched", f"M{i}", 404, 0.001)
-    assert len(m._series) == 4
-    for i in range(10):  # uncached series are still counted, through labels()
-        assert m.requests.labels("unmatched", f"M{i}", "404")._value.get() == 2
+    for i in range(2000):  # methods come from clients: every one is counted, as before
+        m.http.observe("unmatched", f"M{i}", 404, 0.001)
+    text = m.render().decode()
+    assert text.count("node_http_requests_total{") == 2000
+    for family in ("node_http_request_duration_seconds", "node_http_in_flight", "node_draining"):
+        assert f"# TYPE {family} " in text
+
+
+# --- the whoami body -----------------------------------------------------------------------
+
+
+def test_the_whoami_body_is_what_json_response_wrote() -> None:
+    for sub, jti, node in (("alice", "0" * 32, "node-1"), ('a"\\b', "é☃\U0001f600", "\x00\x7f")):
+        claims = Claims(sub=sub, jti=jti, iat=1, exp=1_700_000_900, scope="orders")
+        expected = {"sub": sub, "jti": jti, "exp": 1_700_000_900, "node": node}
+        assert whoami_body(claims, node) == json.dumps(expected, separators=(",", ":")).encode()

@@ -7,12 +7,23 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from aiohttp.http_exceptions import BadHttpMessage
 
 from nodes import logs
-from nodes.logs import ClientProtocolErrors, buffer_logs, drain_all, fast_records
+from nodes.logs import (
+    ACCESS_LOGGER,
+    AccessLine,
+    AccessLog,
+    BufferedLogStream,
+    ClientProtocolErrors,
+    buffer_logs,
+    drain_all,
+    fast_records,
+)
 from servicekit.jsonlog import JsonFormatter
 
 
@@ -100,3 +111,118 @@ def test_only_parser_errors_become_warnings_without_a_traceback() -> None:
     handler_bug = record(ValueError("a bug in a handler"))
     assert ClientProtocolErrors().filter(handler_bug)
     assert handler_bug.levelno == logging.ERROR and handler_bug.exc_info is not None
+
+
+# --- the access line, deferred ------------------------------------------------------------
+
+T0 = 1_700_000_000
+ODD_PATHS = ("/whoami", '/a"b\\c', "/é/☃/\U0001f600", "/\x00\x1f\x7f", "/%2F?x=1", "")
+
+
+def _logged_line(formatter: JsonFormatter, created: float, fields: dict[str, Any]) -> str:
+    """The line ``logging`` writes for the access record (what ``AccessLog`` did before)."""
+    log = logging.getLogger(ACCESS_LOGGER)
+    record = log.makeRecord(log.name, logging.INFO, "m.py", 1, "request", (), None, extra=fields)
+    record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+    return formatter.format(record) + "\n"
+
+
+def test_the_deferred_line_is_the_line_logging_writes() -> None:
+    formatter = JsonFormatter("node", 'n"1')
+    render = AccessLine(formatter, "node-é")
+    for created in (T0 + 0.001, T0 + 0.9995, T0 + 1.0, T0 - 86400.25, T0 + 2.5):
+        for path in ODD_PATHS:
+            for seconds, trace in ((0.000123, None), (1.23456, "00-ab-cd-01"), (7.0, "")):
+                fields = {"request_id": "r-1", "node": "node-é", "route": "/orders/{id}",
+                          "method": "GET", "path": path, "status": 200,
+                          "duration_ms": round(seconds * 1000, 2)}  # fmt: skip
+                if trace:
+                    fields["trace"] = trace
+                line = render(created, "r-1", "/orders/{id}", "GET", path, 200, seconds, trace)
+                assert line == _logged_line(formatter, created, fields)
+                assert json.loads(line)["path"] == path
+
+
+@contextmanager
+def only_the_json_handler() -> Iterator[logging.Handler]:
+    """The root's handlers as in ``python -m nodes`` (without pytest's, added for each test)."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers[:] = [h for h in saved if isinstance(h.formatter, JsonFormatter)]
+    try:
+        yield root.handlers[0]
+    finally:
+        root.handlers[:] = saved
+
+
+def test_access_lines_go_to_the_buffer_in_order_with_the_others(stream: io.StringIO) -> None:
+    with only_the_json_handler():
+        buffers = buffer_logs()
+        _write_and_drain(buffers, stream)
+
+
+def _write_and_drain(buffers: list[BufferedLogStream], stream: io.StringIO) -> None:
+    access = AccessLog("n1")
+    assert access.direct
+    access.write("r1", "/whoami", "GET", "/whoami", 200, 0.001, None)
+    logging.getLogger("nodes.test").warning("between")
+    access.write("r2", "unmatched", "BREW", "/x", 404, 0.002, "00-ab-cd-01")
+    assert stream.getvalue() == ""
+    drain_all(buffers)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [e.get("request_id", e["msg"]) for e in lines] == ["r1", "between", "r2"]
+    assert lines[2] | {"ts": "t"} == {
+        "ts": "t", "level": "info", "logger": "nodes.access", "msg": "request", "service": "node",
+        "instance": "n1", "request_id": "r2", "node": "n1", "route": "unmatched",
+        "method": "BREW", "path": "/x", "status": 404, "duration_ms": 2.0, "trace": "00-ab-cd-01",
+    }  # fmt: skip
+    logging.getLogger(ACCESS_LOGGER).setLevel(logging.WARNING)  # LOG_LEVEL=WARNING: no line
+    try:
+        access.write("r3", "/whoami", "GET", "/whoami", 200, 0.001, None)
+        drain_all(buffers)
+        assert "r3" not in stream.getvalue()
+    finally:
+        logging.getLogger(ACCESS_LOGGER).setLevel(logging.NOTSET)
+
+
+def test_access_lines_are_records_when_anything_else_may_see_them(
+    stream: io.StringIO, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert not AccessLog("n1").direct  # pytest's handlers see every record
+    with only_the_json_handler() as handler:
+        assert not AccessLog("n1").direct  # the handler writes to its stream at once
+        buffer_logs()
+        assert AccessLog("n1").direct
+        _each_change_means_records(handler, caplog.handler)
+    with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+        AccessLog("n1").write("r9", "/whoami", "GET", "/whoami", 200, 0.001, None)
+    assert [vars(r)["request_id"] for r in caplog.records] == ["r9"]
+
+
+def _each_change_means_records(handler: logging.Handler, other: logging.Handler) -> None:
+    root, access = logging.getLogger(), logging.getLogger(ACCESS_LOGGER)
+    changes: list[tuple[Any, Any, Any]] = [
+        (root.addHandler, root.removeHandler, other),
+        (root.addFilter, root.removeFilter, logging.Filter("x")),
+        (access.addFilter, access.removeFilter, logging.Filter("x")),
+        (handler.addFilter, handler.removeFilter, logging.Filter("x")),
+        (access.addHandler, access.removeHandler, logging.NullHandler()),
+        (logging.getLogger("nodes").addHandler, logging.getLogger("nodes").removeHandler,
+         logging.NullHandler()),
+    ]  # fmt: skip
+    for add, remove, thing in changes:
+        add(thing)
+        try:
+            assert not AccessLog("n1").direct, (add, thing)
+        finally:
+            remove(thing)
+    access.propagate = False
+    try:
+        assert not AccessLog("n1").direct
+    finally:
+        access.propagate = True
+    handler.setLevel(logging.WARNING)
+    try:
+        assert not AccessLog("n1").direct
+    finally:
+        handler.setLevel(logging.NOTSET)

@@ -31,6 +31,12 @@ from balancer.public import PublicProtocol
 from balancer.seams import Connecting
 from balancer.upstream import UpstreamProtocol
 
+#: A backend's plain 200, and what the client receives of it (the balancer adds the request id).
+OK = b"HTTP/1.1 200 OK\r\nX-Served-By: node-a\r\nContent-Length: 5\r\n\r\nhello"
+OK_TO_CLIENT = (
+    b"HTTP/1.1 200 OK\r\nX-Served-By: node-a\r\nX-Request-ID: r-1\r\nContent-Length: 5\r\n\r\nhello"
+)
+
 CONFIG = BalancerConfig(
     host="127.0.0.1",
     port=0,

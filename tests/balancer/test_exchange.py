@@ -12,6 +12,8 @@ import pytest
 
 from balancer.admin import metrics as admin_metrics
 from tests.balancer.playbook import (
+    OK,
+    OK_TO_CLIENT,
     BackendClosed,
     BackendCloses,
     BackendSends,
@@ -31,10 +33,6 @@ from tests.balancer.playbook import (
 )
 
 GET = request("GET")
-OK = b"HTTP/1.1 200 OK\r\nX-Served-By: node-a\r\nContent-Length: 5\r\n\r\nhello"
-OK_TO_CLIENT = (
-    b"HTTP/1.1 200 OK\r\nX-Served-By: node-a\r\nX-Request-ID: r-1\r\nContent-Length: 5\r\n\r\nhello"
-)
 UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\n\r\nno"
 CREATED = b"HTTP/1.1 201 Created\r\nX-Served-By: node-b\r\nContent-Length: 2\r\n\r\n{}"
 SHED_BODY = b'{"type":"overloaded","title":"Service Unavailable","status":503}'

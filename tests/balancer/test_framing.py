@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 
 from tests.balancer.playbook import (
+    OK,
+    OK_TO_CLIENT,
     BackendSends,
     ClientClosed,
     ClientSends,
@@ -19,11 +21,6 @@ from tests.balancer.playbook import (
     ToBackend,
     ToClient,
     request,
-)
-
-OK = b"HTTP/1.1 200 OK\r\nX-Served-By: node-a\r\nContent-Length: 5\r\n\r\nhello"
-OK_TO_CLIENT = (
-    b"HTTP/1.1 200 OK\r\nX-Served-By: node-a\r\nX-Request-ID: r-1\r\nContent-Length: 5\r\n\r\nhello"
 )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 
 from tests.balancer.playbook import (
+    OK,
+    OK_TO_CLIENT,
     BackendSends,
     ClientSends,
     Connected,
@@ -20,10 +22,6 @@ from tests.balancer.playbook import (
     request,
 )
 
-OK = b"HTTP/1.1 200 OK\r\nX-Served-By: node-a\r\nContent-Length: 5\r\n\r\nhello"
-OK_TO_CLIENT = (
-    b"HTTP/1.1 200 OK\r\nX-Served-By: node-a\r\nX-Request-ID: r-1\r\nContent-Length: 5\r\n\r\nhello"
-)
 PROBLEM = (b"X-Served-By: balancer\r\n", b"Content-Type: application/problem+json\r\n")
 NOT_FOUND = ToClient(Starts(b"HTTP/1.1 404 ", *PROBLEM, b"X-Request-ID: r-1\r\n"))
 

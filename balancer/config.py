@@ -162,6 +162,14 @@ class BalancerConfig:
     retry_min: int = setting(
         "BALANCER_RETRY_MIN", integer(0), 10, help="retries per second always allowed (reserve)"
     )
+    requeue_budget: float = setting(
+        "BALANCER_REQUEUE_BUDGET",
+        number(0.0, 10.0),
+        1.0,
+        help="resends of shed answers (503 + `X-Not-Processed`) as a share of recent requests; "
+        "a budget of their own (reserve `BALANCER_RETRY_MIN`), so shedding never spends the "
+        "retries a dead node needs",
+    )
     max_body: int = setting(
         "BALANCER_MAX_BODY",
         integer(0),

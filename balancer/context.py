@@ -27,6 +27,7 @@ class Proxy:
         "dial",
         "loop",
         "pool",
+        "requeue_budget",
         "retry_budget",
         "try_timeout",
     )
@@ -41,9 +42,16 @@ class Proxy:
         self.counters = Counters()
         self.try_timeout = config.try_timeout
         self.retry_budget = RetryBudget(config.retry_budget, config.retry_min)
+        # Resending a shed answer costs its node nothing: a budget of its own (Finagle's
+        # requeues), so a burst of shedding never spends the retries a dead node needs.
+        self.requeue_budget = RetryBudget(config.requeue_budget, config.retry_min)
         self.closing = False
         self.connections: set[Closable] = set()  # open client connections (for the drain)
 
-    def budget_left(self) -> bool:
-        """Whether one more retry fits in the retry budget (see ``retry.RetryBudget``)."""
-        return self.retry_budget.available(self.loop.time())
+    def budget_for(self, shed: bool) -> RetryBudget:
+        """The budget a resend draws on: the requeue budget for a shed answer, else retries."""
+        return self.requeue_budget if shed else self.retry_budget
+
+    def budget_left(self, shed: bool = False) -> bool:
+        """Whether one more resend fits in its budget (see ``retry.RetryBudget``)."""
+        return self.budget_for(shed).available(self.loop.time())

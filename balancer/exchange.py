@@ -13,7 +13,8 @@ is retried.
 Slow is not failed: a try past its per-try timeout that may not be sent elsewhere is *waited
 on* while its backend stays up, until the request deadline (``BALANCER_REQUEST_TIMEOUT``),
 its health looked at again every probe interval (``retry.on_timer``). A node's shed answer
-(503 + ``X-Not-Processed: true``) is retried elsewhere whatever the method.
+(503 + ``X-Not-Processed: true``) is retried elsewhere whatever the method, on the requeue
+budget rather than the retry budget (``Proxy.budget_for``).
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ class Exchange(Relay):
     def start(self) -> None:
         proxy = self.proxy
         proxy.counters.active += 1
-        proxy.retry_budget.deposit(proxy.loop.time())
+        now = proxy.loop.time()
+        proxy.retry_budget.deposit(now)
+        proxy.requeue_budget.deposit(now)
         self._attempt()
 
     # -- attempts ----------------------------------------------------------------------------
@@ -97,7 +100,7 @@ class Exchange(Relay):
             attempt=len(self.tried),
             max_tries=proxy.config.max_tries,
             response_started=self.started,
-            budget_left=proxy.budget_left(),
+            budget_left=proxy.budget_left(outcome is Outcome.SHED),
             other_backend=proxy.pool.has_other(self.tried),
             backend_up=backend is not None and backend.health.state is not State.DOWN,
         )
@@ -122,10 +125,11 @@ class Exchange(Relay):
         else:
             self._give_up(outcome)
 
-    def _retry(self) -> None:
+    def _retry(self, shed: bool = False) -> None:
         self.waiting = False
-        self.proxy.counters.retries += 1
-        self.proxy.retry_budget.withdraw(self.proxy.loop.time())
+        proxy = self.proxy
+        proxy.counters.retries += 1
+        proxy.budget_for(shed).withdraw(proxy.loop.time())
         self._attempt()
 
     def _abandon(self) -> None:
@@ -167,7 +171,7 @@ class Exchange(Relay):
         if shed:
             counters.shed_retries += 1
         self._abandon()
-        self._retry()
+        self._retry(shed)
         return True
 
     def on_lost(self) -> None:

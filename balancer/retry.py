@@ -7,8 +7,10 @@ the retry budget lasts (see ``RetryBudget``), and never when it could duplicate 
 - POST and PATCH only when the attempt never reached a backend (the connection was not made),
   when the backend shed it unprocessed (503 with ``X-Not-Processed: true``), or when the
   request carries ``Idempotency-Key`` (the node then deduplicates);
-- a shed answer is retried whatever the method; when it is not (tries, backends or budget
-  exhausted), it is relayed to the client as the node sent it (503, ``Retry-After``);
+- a shed answer is retried whatever the method, on a budget of its own (the caller's
+  requeue budget: resending it costs its node nothing, and a burst of shedding must not spend
+  the retries a dead node needs); when it is not (tries, backends or budget exhausted), it is
+  relayed to the client as the node sent it (503, ``Retry-After``);
 - nothing is retried once a byte of the response went to the client.
 
 Slow is not failed: a try past its per-try timeout that may not be sent elsewhere (an unkeyed

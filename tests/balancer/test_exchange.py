@@ -185,13 +185,26 @@ def test_a_shed_answer_is_retried_within_the_tries() -> None:
     assert pb.backend("c").counts.requests == 0
 
 
-def test_a_shed_answer_is_retried_within_the_budget() -> None:
-    pb = Playbook("a", "b", retry_budget=0.0, retry_min=0)
+def test_a_shed_answer_is_resent_within_the_requeue_budget() -> None:
+    pb = Playbook("a", "b", requeue_budget=0.0, retry_min=0)
     pb >> ClientSends(request("POST", body=b"{}")) << Dial("a")
     pb >> Connected("a") << to("a", "POST")
     pb >> BackendSends("a", shed("node-a")) << ToClient(Starts(b"HTTP/1.1 503 ", b"node-a"))
     pb.done()
     assert pb.counters.budget_denied == 1 and pb.counters.shed_relayed == 1
+
+
+def test_shedding_does_not_spend_the_retries_a_dead_node_needs() -> None:
+    # The retry budget is spent (no share, no reserve): a shed answer still goes elsewhere,
+    # drawing on the requeue budget, not on the retry budget.
+    pb = Playbook("a", "b", retry_budget=0.0, retry_min=0)
+    pb >> ClientSends(request("POST", body=b"{}")) << Dial("a")
+    pb >> Connected("a") << to("a", "POST")
+    pb >> BackendSends("a", shed("node-a")) << BackendClosed("a") << Dial("b")
+    pb >> Connected("b") << to("b", "POST")
+    pb >> BackendSends("b", OK) << ToClient(OK_TO_CLIENT)
+    pb.done()
+    assert pb.counters.shed_retries == 1 and pb.counters.budget_denied == 0
 
 
 def test_a_post_with_an_idempotency_key_is_retried_after_a_reset() -> None:

@@ -78,7 +78,7 @@ async def hashing_ctx(app: web.Application) -> AsyncIterator[None]:
     """
     config, metrics = app[CONFIG], app[METRICS]
     concurrency = config.login_concurrency or default_concurrency()
-    with thread_pool(concurrency) as executor:
+    with thread_pool(concurrency, config.login_thread_niceness) as executor:
         gate = CpuGate(
             executor, concurrency, config.login_queue_seconds, observe=metrics.hash_seconds.observe
         )

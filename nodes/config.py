@@ -196,6 +196,14 @@ class NodeConfig:
         "unprocessed (s)",
     )
 
+    login_thread_niceness: int = setting(
+        "LOGIN_THREAD_NICENESS",
+        integer(0, 19),
+        10,
+        help="how much lower the hashing threads' CPU priority is than the event loop's, so "
+        "probes and cheap requests keep answering while hashing fills the cores (0: the same)",
+    )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NodeConfig:
         """Read and validate every setting; raise ``ConfigError`` naming the first bad one."""

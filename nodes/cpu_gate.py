@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -175,10 +176,30 @@ class Ticket:
         return await gate._run(fn, *args)
 
 
+def lower_priority(niceness: int) -> None:
+    """Raise the calling thread's niceness by ``niceness`` (Linux: a thread id is a process id
+    to ``setpriority``); elsewhere, or when refused, the thread keeps its priority."""
+    if niceness <= 0:
+        return
+    tid = threading.get_native_id()
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + niceness)
+
+
 @contextlib.contextmanager
-def thread_pool(concurrency: int) -> Iterator[ThreadPoolExecutor]:
-    """The pool the gate submits to; at most ``concurrency`` jobs are ever in it at once."""
-    executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="cpu-gate")
+def thread_pool(concurrency: int, niceness: int = 0) -> Iterator[ThreadPoolExecutor]:
+    """The pool the gate submits to; at most ``concurrency`` jobs are ever in it at once.
+
+    Its threads run ``niceness`` steps below the event loop's thread: when hashing fills the
+    cores, the scheduler still gives the loop its turn, so probes and the cheap requests keep
+    answering in milliseconds while logins wait (measured: see ``LOGIN_THREAD_NICENESS``).
+    """
+    executor = ThreadPoolExecutor(
+        max_workers=concurrency,
+        thread_name_prefix="cpu-gate",
+        initializer=lower_priority,
+        initargs=(niceness,),
+    )
     try:
         yield executor
     finally:

@@ -7,6 +7,7 @@ reached on purpose, without timing guesses and without burning the shared machin
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -182,3 +183,17 @@ async def test_a_failing_job_frees_its_thread(pool: ThreadPoolExecutor) -> None:
     with pytest.raises(ValueError), gate.admit() as ticket:
         await ticket.run(boom)
     assert (gate.running, gate.queued) == (0, 0)
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="needs os.setpriority (Linux)")
+def test_the_pool_threads_run_below_the_callers_priority() -> None:
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    mine = niceness()
+    with thread_pool(2, niceness=5) as executor:
+        theirs = {executor.submit(niceness).result(TIMEOUT) for _ in range(4)}
+    assert theirs == {min(mine + 5, 19)}
+    assert niceness() == mine  # the event loop's thread is left as it was
+    with thread_pool(1) as executor:
+        assert executor.submit(niceness).result(TIMEOUT) == mine

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from string import Formatter
 from typing import Any
 
 from loadtest.bench.sections import SECTIONS, Column
@@ -83,11 +84,18 @@ def summarise(runs: Sequence[Mapping[str, Any]], *, started: str, quick: bool) -
 
 
 def cell(template: str, row: Mapping[str, Any]) -> str:
-    """One table cell: ``template`` formatted with the row, or ``–`` when a value is missing."""
-    try:
-        return template.format(**row)
-    except (KeyError, TypeError, ValueError):
-        return "–"
+    """One table cell: ``template`` formatted with the row, each missing (or None) value shown
+    as ``–`` on its own, so that ``300 / –`` keeps the figure that was measured."""
+    out = []
+    for text, key, spec, _ in Formatter().parse(template):
+        out.append(text)
+        if key is None:
+            continue
+        try:
+            out.append(format(row[key], spec or ""))
+        except (KeyError, TypeError, ValueError):
+            out.append("–")
+    return "".join(out)
 
 
 def table(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -33,6 +33,7 @@ from loadtest.bench.machine import Watch
 from loadtest.bench.summary import markdown, summarise
 
 STDERR_TAIL = 20
+QUIET = 30.0  # seconds without a line from a part before a "still running" line
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,10 +114,13 @@ def _clock(started: float) -> str:
     return f"{minutes}:{seconds:02d}"
 
 
-def _pump(stream: IO[str], prefix: Callable[[], str], out: IO[str], keep: deque[str]) -> None:
-    """Echo a child's stream line by line, prefixed; keep its last lines."""
+def _pump(
+    stream: IO[str], prefix: Callable[[], str], out: IO[str], keep: deque[str], last: list[float]
+) -> None:
+    """Echo a child's stream line by line, prefixed; keep its last lines and when it spoke."""
     for line in stream:
         keep.append(line.rstrip("\n"))
+        last[0] = time.monotonic()
         print(f"{prefix()} {line}", end="", file=out, flush=True)
 
 
@@ -139,9 +143,10 @@ def run_part(index: int, name: str, args: argparse.Namespace) -> dict[str, Any]:
     assert proc.stdout is not None and proc.stderr is not None
     stdout_tail: deque[str] = deque(maxlen=STDERR_TAIL)
     stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL)
+    last = [started]
     pumps = [
-        threading.Thread(target=_pump, args=(proc.stdout, prefix, sys.stdout, stdout_tail)),
-        threading.Thread(target=_pump, args=(proc.stderr, prefix, sys.stderr, stderr_tail)),
+        threading.Thread(target=_pump, args=(proc.stdout, prefix, sys.stdout, stdout_tail, last)),
+        threading.Thread(target=_pump, args=(proc.stderr, prefix, sys.stderr, stderr_tail, last)),
     ]
     for pump in pumps:
         pump.start()
@@ -149,6 +154,9 @@ def run_part(index: int, name: str, args: argparse.Namespace) -> dict[str, Any]:
         while proc.poll() is None:
             time.sleep(1.0)
             watch.sample()
+            if time.monotonic() - last[0] > QUIET:
+                print(f"{prefix()} (still running)", flush=True)
+                last[0] = time.monotonic()
     except KeyboardInterrupt:  # the child got the same SIGINT and unwinds its process tree
         proc.wait(timeout=60)
         raise

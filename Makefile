@@ -26,7 +26,7 @@ SCENARIO ?= chaos
 .DEFAULT_GOAL := help
 .PHONY: help venv test lint fmt demo failover cluster-up cluster-down cluster-status load chaos \
         bench-balancer bench-node paradox images clean fullspeed docs bench-overload \
-        bloat csrf compare tls bench-scale
+        bloat csrf compare tls bench-scale bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -97,6 +97,10 @@ failover: $(STAMP)  ## the Redis primary killed under load, with and without WAI
 fullspeed: $(STAMP)  ## wrk at full speed while nodes are killed, terminated, frozen (RUNTIME=local|docker)
 	@if [ "$(RUNTIME)" = docker ]; then compose/images.sh; fi
 	$(BIN)/python -m loadtest.fullspeed.run --runtime $(if $(filter auto,$(RUNTIME)),local,$(RUNTIME)) $(FULLSPEED_ARGS)
+
+# One command for every benchmark; BENCH_ARGS are the suite's (--quick, --parts, --part-args).
+bench: $(STAMP)  ## node, balancer, scale, overload in one run: reports/bench.json and bench.md
+	$(BIN)/python -m loadtest.bench.suite $(BENCH_ARGS)
 
 bench-balancer: $(STAMP)  ## this balancer vs HAProxy (and nginx) vs direct, same load generator
 	$(BIN)/python -m loadtest.bench.balancer $(BENCH_ARGS)

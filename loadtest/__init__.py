@@ -8,7 +8,8 @@
 - ``report``: the timeline (HTML + PNG) joining Locust's history, the chaos log and the
   balancer's counters.
 - ``api``: blocking API calls and the demo login, for the tools outside Locust and asyncio.
-- ``bench``: ``make bench-balancer`` / ``bench-node``, with HAProxy and nginx as peers.
+- ``bench``: ``make bench`` (all of them, one summary), ``bench-balancer``, ``bench-node``,
+  ``bench-scale``, ``bench-overload``, with HAProxy and nginx as peers.
 - ``paradox``: ``make paradox``, the JWT revocation modes measured side by side.
 
 Nothing outside ``loadtest`` imports it except the tests; it imports the operations tool

@@ -6,7 +6,7 @@ child, both on free loopback ports. The same wrk load (``-t1 -c32`` by default, 
 warm-up) goes, in interleaved rounds, to the bare handler, to the node's ``/healthz`` (the
 node's middleware: request id, metrics, log line) and to an authenticated ``GET /whoami`` (the
 same plus JWT verification; ``REVOCATION=none``). Prints requests/s, p50, p99 and the server's
-CPU per request (from /proc), and the ratios to the bare handler.
+CPU per request (from /proc), and the ratios to the bare handler; writes the figures as JSON.
 """
 
 from __future__ import annotations
@@ -59,27 +59,46 @@ def access_lines(base: str, log: Path, route: str) -> tuple[int, int]:
     return lines, int(counted)
 
 
-def print_table(results: dict[str, list[Run]]) -> None:
+def summarise(results: dict[str, list[Run]]) -> dict[str, dict[str, float]]:
     """Medians with the range over rounds, and req/s against the bare handler's: the ratio of the
     medians and, steadier on a shared machine, the median of the ratios paired per round."""
+    hello = [r.requests_per_s for r, _ in results["aiohttp hello"]]
+    base_rps = statistics.median(hello)
+    summary = {}
+    for name, runs in results.items():
+        rates = [r.requests_per_s for r, _ in runs]
+        paired = [ours / theirs for ours, theirs in zip(rates, hello, strict=True)]
+        summary[name] = {
+            "rps": statistics.median(rates),
+            "rps_min": min(rates),
+            "rps_max": max(rates),
+            "p50_ms": statistics.median(r.p50_ms for r, _ in runs),
+            "p99_ms": statistics.median(r.p99_ms for r, _ in runs),
+            "errors": sum(r.errors for r, _ in runs),
+            "server_cpu_us_per_request": statistics.median(c for _, c in runs),
+            "rps_vs_hello": statistics.median(rates) / base_rps,
+            "rps_vs_hello_per_round_median": statistics.median(paired),
+            "rps_vs_hello_per_round_min": min(paired),
+            "rps_vs_hello_per_round_max": max(paired),
+        }
+    return summary
+
+
+def print_table(summary: dict[str, dict[str, float]]) -> None:
     print(
         f"\n{'target':15}{'req/s':>9}{'(min-max)':>14}{'p50 ms':>8}{'p99 ms':>8}"
         f"{'CPU µs/req':>12}{'×hello':>8}{'paired (min-max)':>19}"
     )
-    hello = [r.requests_per_s for r, _ in results["aiohttp hello"]]
-    base_rps = statistics.median(hello)
-    for name, runs in results.items():
-        rates = [r.requests_per_s for r, _ in runs]
-        rps = statistics.median(rates)
-        paired = [ours / theirs for ours, theirs in zip(rates, hello, strict=True)]
-        errors = sum(r.errors for r, _ in runs)
+    for name, row in summary.items():
+        spread = f"({row['rps_min']:.0f}-{row['rps_max']:.0f})"
+        paired = (
+            f"{row['rps_vs_hello_per_round_median']:.2f} "
+            f"({row['rps_vs_hello_per_round_min']:.2f}-{row['rps_vs_hello_per_round_max']:.2f})"
+        )
         print(
-            f"{name:15}{rps:9.0f}{f'({min(rates):.0f}-{max(rates):.0f})':>14}"
-            f"{statistics.median(r.p50_ms for r, _ in runs):8.2f}"
-            f"{statistics.median(r.p99_ms for r, _ in runs):8.2f}"
-            f"{statistics.median(c for _, c in runs):12.1f}{rps / base_rps:8.2f}"
-            f"{f'{statistics.median(paired):.2f} ({min(paired):.2f}-{max(paired):.2f})':>19}"
-            + (f"  ({errors} errors)" if errors else "")
+            f"{name:15}{row['rps']:9.0f}{spread:>14}{row['p50_ms']:8.2f}{row['p99_ms']:8.2f}"
+            f"{row['server_cpu_us_per_request']:12.1f}{row['rps_vs_hello']:8.2f}{paired:>19}"
+            + (f"  ({row['errors']:.0f} errors)" if row["errors"] else "")
         )
 
 
@@ -92,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--log-level", default="INFO", help="the node's LOG_LEVEL (INFO: one line per request)"
     )
+    parser.add_argument("--json", type=Path, default=Path("reports/bench-node.json"))
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("error: wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
@@ -113,9 +133,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         results = measure(args, targets, {"node /whoami": (f"Authorization: Bearer {token}",)})
         lines, counted = access_lines(base, Path(tmp) / "node.log", "/whoami")
-    print_table(results)
+    summary = summarise(results)
+    print_table(summary)
     print(f"node access log: {lines} lines for /whoami, {counted} /whoami requests in /metrics")
     print("load average after the run: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "connections": args.connections,
+        "duration": args.duration,
+        "rounds": args.rounds,
+        "log_level": args.log_level,
+        "access_log": {"lines": lines, "counted": counted},
+        "summary": summary,
+    }
+    args.json.write_text(json.dumps(report, indent=2))
+    print(f"JSON: {args.json}")
     return 0
 
 

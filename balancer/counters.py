@@ -17,11 +17,20 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class BackendCounters:
     """What one backend has served (``/_lb/status``'s per-backend members, and more metrics)."""
 
-    __slots__ = ("ejections", "failures", "in_flight", "outlier_ejections", "requests", "shed")
+    __slots__ = (
+        "answers",
+        "ejections",
+        "failures",
+        "in_flight",
+        "outlier_ejections",
+        "requests",
+        "shed",
+    )
 
     def __init__(self) -> None:
         self.in_flight = 0  # attempts waiting for or streaming a response
         self.requests = 0  # attempts sent (retries included)
+        self.answers = 0  # response heads received, any status: evidence of life (probes)
         self.failures = 0  # attempts that failed: connect, reset, timeout, 502/503, garbage
         self.ejections = 0  # passive or active health took it out (UP or DRAINING to DOWN)
         self.outlier_ejections = 0  # of which by failed tries in a row (BALANCER_EJECT_CONSECUTIVE)

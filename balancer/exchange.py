@@ -142,6 +142,7 @@ class Exchange(Relay):
     def on_head(self, status: int, headers: Headers) -> None:
         backend = self.backend
         assert backend is not None
+        backend.counts.answers += 1
         health = backend.health
         if health.streak:  # an answer, however slow and whatever its status: alive
             health.request_ok()

@@ -39,6 +39,7 @@ class Backend:
     """One backend: where it is, what the state machine says, what it has served."""
 
     __slots__ = (
+        "answers_at_probe",
         "authority",
         "counts",
         "credit",

@@ -57,6 +57,11 @@ async def probe(proxy: Proxy, session: aiohttp.ClientSession, backend: Backend) 
         backend.probe = failure_kind(exc)
     else:
         backend.probe = {200: "ok", 503: "draining"}.get(status, f"status {status}")
+    answers, backend.answers_at_probe = backend.answers_at_probe, backend.counts.answers
+    if backend.probe == "timeout" and backend.counts.answers > answers:
+        backend.probe = "slow (answering requests)"
+        backend.health.probe_slow()  # not dead: it answered proxied requests meanwhile
+        return
     _apply(proxy, backend, status, error)
 
 

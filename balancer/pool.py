@@ -70,6 +70,7 @@ class Backend:
         # The last probe's outcome: "ok", "draining", "timeout" (connected, no answer: frozen),
         # "refused", "connect-timeout", "status 500" …; "" before the first one.
         self.probe = ""
+        self.answers_at_probe = 0  # counts.answers when the last probe ended (see probes)
         self.warm_from = 0.0  # monotonic time slow start began (0: not ramping)
         self.credit = 0.0  # slow start: share of turns earned and not yet taken
 

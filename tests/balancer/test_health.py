@@ -5,7 +5,8 @@ import pytest
 from balancer.health import Health, State
 
 # Each row: a sequence of events and the states after each one (rise=2, fall=2,
-# eject_after=3). ok: probe 200, 503: probe draining, fail: probe failed; proxied tries:
+# eject_after=3). ok: probe 200, 503: probe draining, fail: probe failed, slow: probe timed out
+# while proxied requests got answers; proxied tries:
 # refused: connect failure, req: a timeout or reset on an accepted connection, ans: an answer.
 TABLE = [
     ("new backend needs rise good probes", ["ok", "ok"], ["down", "up"]),
@@ -70,6 +71,17 @@ TABLE = [
     ),
     ("503 while down stays down", ["503", "ok", "ok"], ["down", "down", "up"]),
     (
+        "a slow probe (timed out, answers meanwhile) counts for nothing",
+        ["ok", "ok", "slow", "slow", "slow"],
+        ["down", "up", "up", "up", "up"],
+    ),
+    (
+        "a slow probe neither counts nor forgives a failed one",
+        ["ok", "ok", "fail", "slow", "fail"],
+        ["down", "up", "up", "up", "down"],
+    ),
+    ("a slow probe is no good probe either", ["ok", "slow", "ok"], ["down", "down", "down"]),
+    (
         "back after rise good probes",
         ["ok", "ok", "refused", "ok", "ok"],
         ["down", "up", "down", "down", "up"],
@@ -84,6 +96,8 @@ def apply(health: Health, event: str, now: float) -> bool:
         return health.probe_draining()
     if event == "fail":
         return health.probe_failed(now)
+    if event == "slow":
+        return health.probe_slow()
     if event == "refused":
         return health.request_refused(now)
     if event == "ans":

@@ -79,15 +79,22 @@ def ready(container: Any, address: str, work: Path) -> None:
 
 
 def start_docker(
-    stack: ExitStack, work: Path, count: int, quota: float | None, image: str, via: str = "ip"
+    stack: ExitStack,
+    work: Path,
+    count: int,
+    quota: float | None,
+    image: str,
+    via: str = "ip",
+    run: str | None = None,
 ) -> Fleet:
-    """Redis and ``count`` node containers from ``image``, removed when ``stack`` closes."""
+    """Redis and ``count`` node containers from ``image``, removed when ``stack`` closes;
+    ``run`` names them (and labels them: ``dockerspec.LABEL``), by default uniquely."""
     client = docker_client()
     stack.callback(client.close)
     if not image_present(client, image):
         raise MissingDependency(f"image {image} is not here: `make images`")
     redis = redis_image(None, partial(image_present, client))
-    run = f"bench-scale-{os.getpid()}-{secrets.token_hex(3)}"
+    run = run or f"bench-scale-{os.getpid()}-{secrets.token_hex(3)}"
     stack.callback(remove_run, client, run)  # first: whatever was created is removed
     network = client.networks.create(f"{run}-net", driver="bridge", labels={dockerspec.LABEL: run})
     server = started(client, dockerspec.redis_args(run, redis, network.name))

@@ -86,6 +86,7 @@ def start_docker(
     image: str,
     via: str = "ip",
     run: str | None = None,
+    period_us: int | None = None,
 ) -> Fleet:
     """Redis and ``count`` node containers from ``image``, removed when ``stack`` closes;
     ``run`` names them (and labels them: ``dockerspec.LABEL``), by default uniquely."""
@@ -101,7 +102,7 @@ def start_docker(
     secret = secrets.token_hex(32)
     nodes, addresses = [], []
     for index, port in enumerate(free_ports(count), 1):
-        args = dockerspec.node_args(run, index, image, network.name, secret, quota, port)
+        args = dockerspec.node_args(run, index, image, network.name, secret, quota, port, period_us)
         node = started(client, args)
         ip = network_ip(node.attrs, network.name)
         addresses.append(f"{ip}:{dockerspec.NODE_PORT}" if via == "ip" else f"127.0.0.1:{port}")

@@ -3,7 +3,9 @@ container (Docker SDK ``containers.create``), where a container's CPU use is rea
 and how that file is parsed.
 
 A node's CPU limit is ``nano_cpus`` (``docker run --cpus``): the engine turns it into a CFS
-quota over its default 100 ms period (0.15 CPU: 15 ms per 100 ms). Every container and the
+quota over its default 100 ms period (0.15 CPU: 15 ms per 100 ms). With a ``period_us`` it is
+``cpu_period``/``cpu_quota`` instead (``docker run --cpu-period --cpu-quota``): the same share
+over a shorter period, as the local run's cgroup quota (20 ms). Every container and the
 network carry ``LABEL`` with the run's name, and the run removes what carries it, nothing else.
 """
 
@@ -17,9 +19,14 @@ NODE_PORT = 8000  # the image's NODE_PORT
 ROOT = Path("/sys/fs/cgroup")
 
 
-def nano_cpus(quota: float | None) -> int:
-    """Docker's ``NanoCpus`` for ``quota`` cores (0: no limit)."""
-    return round(quota * 1e9) if quota else 0
+def cpu_limit(quota: float | None, period_us: int | None = None) -> dict[str, int]:
+    """The container arguments that hold it to ``quota`` cores: ``nano_cpus`` (Docker's 100 ms
+    period), or a quota over ``period_us`` (at least 1 ms: the kernel's minimum); none: {}."""
+    if not quota:
+        return {}
+    if period_us:
+        return {"cpu_period": period_us, "cpu_quota": max(1000, round(quota * period_us))}
+    return {"nano_cpus": round(quota * 1e9)}
 
 
 def redis_args(run: str, image: str, network: str) -> dict[str, Any]:
@@ -35,16 +42,23 @@ def redis_args(run: str, image: str, network: str) -> dict[str, Any]:
 
 
 def node_args(
-    run: str, index: int, image: str, network: str, secret: str, quota: float | None, port: int
+    run: str,
+    index: int,
+    image: str,
+    network: str,
+    secret: str,
+    quota: float | None,
+    port: int,
+    period_us: int | None = None,
 ) -> dict[str, Any]:
-    """Node ``index`` of the run, held to ``quota`` cores, its port published on the host's
-    loopback as ``port``."""
+    """Node ``index`` of the run, held to ``quota`` cores (``cpu_limit``), its port published
+    on the host's loopback as ``port``."""
     return {
         "image": image,
         "command": ["node"],
         "name": f"{run}-node-{index}",
         "network": network,
-        "nano_cpus": nano_cpus(quota),
+        **cpu_limit(quota, period_us),
         "environment": {
             "NODE_NAME": f"node-{index}",
             "NODE_PORT": str(NODE_PORT),

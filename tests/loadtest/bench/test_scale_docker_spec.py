@@ -20,7 +20,8 @@ from loadtest.bench.scale.run import options
         (["--runtime", "docker"], {"APP_IMAGE": "stateless-cluster/app:wpscale"}, "docker",
          "stateless-cluster/app:wpscale", "ip",
          "reports/bench-scale-docker.json", "reports/bench-scale-docker.png"),
-        (["--runtime", "docker", "--image", "x:1", "--via", "published", "--json", "a.json"],
+        (["--runtime", "docker", "--image", "x:1", "--via", "published", "--json", "a.json",
+          "--period-ms", "20"],
          {"APP_IMAGE": "ignored"}, "docker", "x:1", "published",
          "a.json", "reports/bench-scale-docker.png"),
     ],
@@ -30,6 +31,7 @@ def test_options(argv: list[str], env: dict[str, str], runtime: str, image: str,
     args = options(argv, env)
     assert (args.runtime, args.image, args.via) == (runtime, image, via)
     assert (args.json, args.png) == (Path(json), Path(png))
+    assert args.period_ms == (20 if "--period-ms" in argv else 0)
 
 
 def test_an_unknown_runtime_is_refused() -> None:
@@ -37,22 +39,37 @@ def test_an_unknown_runtime_is_refused() -> None:
         options(["--runtime", "podman"], {})
 
 
-@pytest.mark.parametrize(("quota", "nano"), [(0.15, 150_000_000), (1.0, 10**9), (None, 0)])
-def test_nano_cpus(quota: float | None, nano: int) -> None:
-    assert dockerspec.nano_cpus(quota) == nano
+@pytest.mark.parametrize(
+    ("quota", "period_us", "limit"),
+    [
+        (0.15, None, {"nano_cpus": 150_000_000}),  # docker run --cpus 0.15
+        (1.0, None, {"nano_cpus": 10**9}),
+        (0.15, 20_000, {"cpu_period": 20_000, "cpu_quota": 3_000}),  # as the local cgroup quota
+        (0.01, 20_000, {"cpu_period": 20_000, "cpu_quota": 1_000}),  # the kernel's minimum
+        (None, None, {}),
+        (None, 20_000, {}),
+    ],
+)
+def test_the_cpu_limit(quota: float | None, period_us: int | None, limit: dict[str, int]) -> None:
+    assert dockerspec.cpu_limit(quota, period_us) == limit
 
 
 def test_a_node_container_is_limited_labelled_and_published_on_loopback_only() -> None:
     args = dockerspec.node_args("bench-scale-1-ab", 2, "img:t", "net", "s" * 64, 0.15, 40123)
     assert args["image"] == "img:t" and args["command"] == ["node"]
     assert args["name"] == "bench-scale-1-ab-node-2" and args["network"] == "net"
-    assert args["nano_cpus"] == 150_000_000
+    assert args["nano_cpus"] == 150_000_000 and "cpu_period" not in args
     assert args["ports"] == {"8000/tcp": ("127.0.0.1", 40123)}
     assert args["labels"] == {dockerspec.LABEL: "bench-scale-1-ab"}
     env = args["environment"]
     assert env["NODE_NAME"] == "node-2" and env["NODE_PORT"] == "8000"
     assert env["REDIS_URL"] == "redis://bench-scale-1-ab-redis:6379/0"  # its name on the network
     assert env["JWT_SECRET"] == "s" * 64
+
+
+def test_a_node_container_with_a_period_has_a_quota_instead_of_nano_cpus() -> None:
+    args = dockerspec.node_args("r", 1, "img", "net", "s", 0.15, 40123, period_us=20_000)
+    assert (args["cpu_period"], args["cpu_quota"]) == (20_000, 3_000) and "nano_cpus" not in args
 
 
 def test_redis_has_no_limit_and_no_persistence() -> None:

@@ -23,6 +23,7 @@ import os
 import resource
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from contextlib import ExitStack
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
+from types import FrameType
 
 from cluster.runtime.docker.config import DEFAULT_APP_IMAGE
 from cluster.runtime.net import free_ports, get_json
@@ -241,9 +243,15 @@ def main(argv: list[str] | None = None) -> int:
           f"wrk -t1 -c{args.connections} -d{args.duration:g}s after {args.warmup:g}s warm-up; "
           f"fronts: this balancer, HAProxy (nbthread 1); machine: {cores} cores, load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    # SIGTERM (a timeout, `kill`) unwinds the stacks as Ctrl-C does: nothing started is left.
+    signal.signal(signal.SIGTERM, terminated)
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         points = run(args, quota, Path(tmp))
     return report(args, points, quota, cores)
+
+
+def terminated(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 def describe(args: argparse.Namespace, quota: float | None) -> str:

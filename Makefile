@@ -108,7 +108,7 @@ bench-balancer: $(STAMP)  ## this balancer vs HAProxy (and nginx) vs direct, sam
 bench-node: $(STAMP)  ## one node (JWT GET /whoami, /healthz) next to a bare aiohttp handler
 	$(BIN)/python -m loadtest.bench.node $(BENCH_ARGS)
 
-bench-scale: $(STAMP)  ## throughput at 1-4 CPU-limited nodes (cgroup quota), this balancer and HAProxy
+bench-scale: $(STAMP)  ## throughput at 1-4 CPU-limited nodes (cgroup quota; BENCH_ARGS="--runtime docker": containers, --cpus), this balancer and HAProxy
 	$(BIN)/python -m loadtest.bench.scale $(BENCH_ARGS)
 
 bench-overload: $(STAMP)  ## logins offered vs served (capacity curve), this balancer vs HAProxy's queue

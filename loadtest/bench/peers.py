@@ -9,6 +9,7 @@ directory and runs the binary in the foreground.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -21,15 +22,21 @@ def installed(name: str) -> bool:
     return shutil.which(name) is not None or Path(f"/usr/sbin/{name}").exists()
 
 
+def address(server: int | str) -> str:
+    """A server as HAProxy names it: a loopback port, or ``host:port`` as it is (a container)."""
+    return f"127.0.0.1:{server}" if isinstance(server, int) else server
+
+
 def haproxy_config(
-    port: int, ports: list[int], threads: int, server_maxconn: int | None = None
+    port: int, ports: Sequence[int | str], threads: int, server_maxconn: int | None = None
 ) -> str:
-    """``server_maxconn``: at most that many requests at once per server, the rest wait in
-    HAProxy's queue for ``timeout queue`` and then get a 503 with ``Retry-After`` (HAProxy's
-    documented way to protect servers from more than they can take)."""
+    """``ports``: loopback ports or ``host:port`` addresses (containers). ``server_maxconn``: at
+    most that many requests at once per server, the rest wait in HAProxy's queue for ``timeout
+    queue`` and then get a 503 with ``Retry-After`` (HAProxy's documented way to protect
+    servers from more than they can take)."""
     limit = f" maxconn {server_maxconn}" if server_maxconn else ""
     servers = "\n".join(
-        f"    server n{i} 127.0.0.1:{p} check inter 500ms rise 2 fall 2{limit}"
+        f"    server n{i} {address(p)} check inter 500ms rise 2 fall 2{limit}"
         for i, p in enumerate(ports, 1)
     )
     queue = (
@@ -97,7 +104,11 @@ http {{
 
 
 def start_haproxy(
-    stack: ExitStack, ports: list[int], work: Path, threads: int, server_maxconn: int | None = None
+    stack: ExitStack,
+    ports: Sequence[int | str],
+    work: Path,
+    threads: int,
+    server_maxconn: int | None = None,
 ) -> tuple[int, int]:
     """HAProxy in front of ``ports``; its port and pid once it answers."""
     port = free_port()

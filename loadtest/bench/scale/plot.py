@@ -19,7 +19,7 @@ STYLE = {"get": "-", "post": "--"}
 LABEL = {"get": "GET /whoami", "post": "keyed POST"}
 
 
-def plot(points: Sequence[Point], path: Path, quota: float | None) -> None:
+def plot(points: Sequence[Point], path: Path, quota: float | None, runtime: str = "local") -> None:
     fig, (rate, eff) = plt.subplots(1, 2, figsize=(11, 4.4))
     counts = sorted({p.nodes for p in points})
     for lane in sorted({p.lane for p in points}):
@@ -40,7 +40,8 @@ def plot(points: Sequence[Point], path: Path, quota: float | None) -> None:
                 rate.plot(counts, ideal, color="grey", linestyle=style, alpha=0.6,
                           label=f"linear ideal N·X(1), {LABEL[lane]}")  # fmt: skip
     eff.axhline(90, color="tab:red", linestyle=":", label="target 90 %")
-    per_node = f"{quota:g} CPU per node (cgroup quota)" if quota else "no CPU quota"
+    limit = "cgroup quota" if runtime == "local" else "containers, --cpus"
+    per_node = f"{quota:g} CPU per node ({limit})" if quota else "no CPU quota"
     rate.set(xlabel="nodes", ylabel="requests/s", title=f"throughput ({per_node})")
     top = max([115.0, *(100 * (efficiency(points, p.front, p.lane, p.nodes) or 0) + 10
                         for p in points)])  # fmt: skip

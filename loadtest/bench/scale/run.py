@@ -1,15 +1,17 @@
 """``make bench-scale``: maximum throughput at 1, 2, 3 and 4 nodes, each node capacity-limited.
 
-One run, one process tree: a Redis server, four ``python -m nodes`` each held to ``--quota``
-cores by a cgroup v1 CPU quota (``loadtest.bench.cgroup``; without one, say so: the nodes then
-share the machine's cores and scaling stops at the core count), this balancer in front of them
-and HAProxy (one thread, like this balancer) in front of the same nodes. For N = 1…4 the
+One run: a Redis server and four nodes each held to ``--quota`` cores (``fleet``): with
+``--runtime local`` ``python -m nodes`` processes in a cgroup v1 CPU quota each
+(``loadtest.bench.cgroup``; without one, say so: the nodes then share the machine's cores and
+scaling stops at the core count), with ``--runtime docker`` containers of the project's image
+with Docker's CPU limit (``--cpus``; ``containers``). This balancer and HAProxy (one thread,
+like this balancer) run as processes here, in front of the same nodes. For N = 1…4 the
 balancer's pool is set with ``PUT /_lb/backends`` (the same balancer process throughout) and a
 fresh HAProxy is started on the first N; then, for each load, each front gets a warm-up and a
 closed-loop wrk run at saturation (``wrk -t1``, ``--connections``): GET /whoami, and keyed
 POSTs (a fresh ``Idempotency-Key`` per order; ``loadtest/fullspeed/load.lua``). CPU seconds of
-every part come from ``/proc`` (wrk's from its rusage), so each row names its bottleneck
-(``model``). Prints the table, writes JSON and a PNG, and ends with
+every part come from ``/proc`` (a container's from its cgroup, wrk's from its rusage), so each
+row names its bottleneck (``model``). Prints the table, writes JSON and a PNG, and ends with
 ``efficiency 1→4 nodes: NN %`` (this balancer, GET /whoami).
 """
 
@@ -21,30 +23,59 @@ import os
 import resource
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
+from types import FrameType
 
-from cluster.runtime import redis_server
+from cluster.runtime.docker.config import DEFAULT_APP_IMAGE
 from cluster.runtime.net import free_ports, get_json
 from cluster.runtime.pidstat import cpu_seconds
 from cluster.runtime.pool_api import set_backends
 from loadtest.api import login
-from loadtest.bench import cgroup, wrk
+from loadtest.bench import wrk
 from loadtest.bench.peers import installed, start_haproxy
+from loadtest.bench.scale.fleet import CpuReader, Fleet, local_quota, start_local
 from loadtest.bench.scale.model import Point, bottleneck, efficiency, table
-from loadtest.bench.targets import PY, child, node_env, wait_http
+from loadtest.bench.targets import PY, child, wait_http
 
 SCRIPT = Path(__file__).resolve().parents[2] / "fullspeed" / "load.lua"
 LANES = {"get": "GET /whoami", "post": "keyed POST /users/alice/orders"}
 
 
-def options(argv: list[str] | None) -> argparse.Namespace:
+def options(argv: list[str] | None, env: dict[str, str] | None = None) -> argparse.Namespace:
+    """The run's options; ``--json``/``--png`` default to ``reports/bench-scale[-docker].*``."""
     parser = argparse.ArgumentParser(prog="bench-scale", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--runtime",
+        choices=("local", "docker"),
+        default="local",
+        help="the nodes as processes (cgroup quota) or containers (--cpus)",
+    )
+    parser.add_argument(
+        "--image",
+        default=(os.environ if env is None else env).get("APP_IMAGE", DEFAULT_APP_IMAGE),
+        help="the nodes' image (docker; default: $APP_IMAGE)",
+    )
+    parser.add_argument(
+        "--via",
+        choices=("ip", "published"),
+        default="ip",
+        help="docker: reach a node at its network address or published port",
+    )
+    parser.add_argument(
+        "--period-ms",
+        type=float,
+        default=0,
+        help="docker: the quota's CFS period (0: Docker's --cpus, 100 ms; local: always 20 ms)",
+    )
     parser.add_argument("--max-nodes", type=int, default=4)
     # 0.15: four nodes (0.6 core), this balancer (~0.35), wrk and Redis fit in 2 cores with room
     # for other work; at 0.2 the machine neared saturation at 4 nodes (measured: 1.7 of 2 cores
@@ -54,44 +85,35 @@ def options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--lanes", default="get,post")
-    parser.add_argument("--json", type=Path, default=Path("reports/bench-scale.json"))
-    parser.add_argument("--png", type=Path, default=Path("reports/bench-scale.png"))
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--png", type=Path)
     parser.add_argument("--replot", type=Path, help="no run: the table and PNG of a JSON file")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    name = "bench-scale" if args.runtime == "local" else f"bench-scale-{args.runtime}"
+    args.json = args.json or Path(f"reports/{name}.json")
+    args.png = args.png or Path(f"reports/{name}.png")
+    return args
 
 
-def start_nodes(stack: ExitStack, work: Path, count: int, quota: float | None) -> list[int]:
-    """Redis and ``count`` nodes (each in its own CPU quota); [redis pid, node pids…] and ports
-    are returned through ``work / "ports.json"``."""
-    redis_port, *ports = free_ports(count + 1)
-    server = redis_server.find_server()
-    redis = redis_server.start(
-        server, host="127.0.0.1", port=redis_port, workdir=work, log=work / "redis.log",
-        detach=False,
-    )  # fmt: skip
-    stack.callback(redis.stop)
-    secret = secrets.token_hex(32)
-    pids = [redis.record.pid]
-    for i, port in enumerate(ports, 1):
-        env = node_env(f"node-{i}", port, redis_port, secret, "WARNING")
-        proc = stack.enter_context(child([PY, "-m", "nodes"], env, work / f"node-{i}.log"))
-        if quota:
-            group = f"bench-scale-{os.getpid()}-node-{i}"
-            stack.enter_context(cgroup.limited(group, proc.pid, quota))
-        pids.append(proc.pid)
-    for port in ports:
-        wait_http(f"http://127.0.0.1:{port}/readyz", timeout=60)
-    (work / "ports.json").write_text(json.dumps(ports))
-    return pids
+def start_fleet(stack: ExitStack, args: argparse.Namespace, quota: float | None,
+                work: Path) -> Fleet:  # fmt: skip
+    """Redis and ``--max-nodes`` nodes on the chosen runtime (the Docker SDK only when asked)."""
+    if args.runtime == "docker":
+        from loadtest.bench.scale.containers import start_docker
+
+        period = round(args.period_ms * 1000) or None
+        return start_docker(stack, work, args.max_nodes, quota, args.image, args.via,
+                            period_us=period)  # fmt: skip
+    return start_local(stack, work, args.max_nodes, quota)
 
 
-def start_ours(stack: ExitStack, first: int, work: Path) -> tuple[int, str, int]:
-    """This balancer in front of the first node; its port, admin URL and pid."""
+def start_ours(stack: ExitStack, first: str, work: Path) -> tuple[int, str, int]:
+    """This balancer in front of the first node (``host:port``); its port, admin URL and pid."""
     port, admin = free_ports(2)
     env = {
         "BALANCER_HOST": "127.0.0.1", "BALANCER_PORT": str(port),
         "BALANCER_ADMIN_PORT": str(admin), "LOG_LEVEL": "WARNING",
-        "BALANCER_BACKENDS": f"http://127.0.0.1:{first}",
+        "BALANCER_BACKENDS": f"http://{first}",
     }  # fmt: skip
     proc = stack.enter_context(child([PY, "-m", "balancer"], env, work / "balancer.log"))
     wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
@@ -139,19 +161,23 @@ def machine_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(front: str, url: str, pids: dict[str, list[int]], lane: str, token: str,
+def used(readers: Sequence[CpuReader]) -> float:
+    return sum(read() for read in readers)
+
+
+def measure(front: str, url: str, parts: dict[str, list[CpuReader]], lane: str, token: str,
             args: argparse.Namespace, work: Path) -> Point:  # fmt: skip
     """Warm-up, then one measured run; the point with every part's CPU seconds."""
     wrk_once(url, lane, token, args, args.warmup, work)
-    before = {part: sum(cpu_seconds(p) for p in ids) for part, ids in pids.items()}
+    before = {part: used(readers) for part, readers in parts.items()}
     before["all"] = machine_seconds()
     started = time.monotonic()
     result, wrk_cpu, statuses = wrk_once(url, lane, token, args, args.duration, work)
     seconds = time.monotonic() - started
-    cpu = {part: sum(cpu_seconds(p) for p in ids) - before[part] for part, ids in pids.items()}
+    cpu = {part: used(readers) - before[part] for part, readers in parts.items()}
     cpu["wrk"] = wrk_cpu
     cpu["all"] = machine_seconds() - before["all"]
-    n = len(pids["nodes"])
+    n = len(parts["nodes"])
     # Throughput counts the successful answers only: a fast error is not capacity.
     ok = statuses.get(200 if lane == "get" else 201, 0) / max(1, sum(statuses.values()))
     return Point(front, lane, n, result.requests_per_s * ok, result.p50_ms, result.p99_ms,
@@ -161,20 +187,21 @@ def measure(front: str, url: str, pids: dict[str, list[int]], lane: str, token: 
 def run(args: argparse.Namespace, quota: float | None, work: Path) -> list[Point]:
     points: list[Point] = []
     with ExitStack() as stack:
-        redis_pid, *node_pids = start_nodes(stack, work, args.max_nodes, quota)
-        ports: list[int] = json.loads((work / "ports.json").read_text())
-        port, admin, ours = start_ours(stack, ports[0], work)
+        fleet = start_fleet(stack, args, quota, work)
+        port, admin, ours = start_ours(stack, fleet.addresses[0], work)
         token = login(f"http://127.0.0.1:{port}", "alice")
         for n in range(1, args.max_nodes + 1):
-            pool_of(admin, [f"http://127.0.0.1:{p}" for p in ports[:n]])
+            pool_of(admin, [f"http://{address}" for address in fleet.addresses[:n]])
             with ExitStack() as peer:
-                hport, hpid = start_haproxy(peer, ports[:n], work, threads=1)
+                hport, hpid = start_haproxy(peer, fleet.addresses[:n], work, threads=1)
                 fronts = {"balancer": (port, ours), "haproxy": (hport, hpid)}
                 for lane in args.lanes.split(","):
                     for front, (front_port, pid) in fronts.items():
-                        pids = {"nodes": node_pids[:n], "front": [pid], "redis": [redis_pid]}
+                        parts: dict[str, list[CpuReader]] = {
+                            "nodes": fleet.nodes[:n], "front": [partial(cpu_seconds, pid)],
+                            "redis": [fleet.redis]}  # fmt: skip
                         url = f"http://127.0.0.1:{front_port}"
-                        point = measure(front, url, pids, lane, token, args, work)
+                        point = measure(front, url, parts, lane, token, args, work)
                         points.append(point)
                         print(progress(point, quota), flush=True)
     return points
@@ -191,7 +218,8 @@ def replot(args: argparse.Namespace) -> int:
     data = json.loads(args.replot.read_text())
     points = [Point(**{**p, "statuses": {int(k): v for k, v in p["statuses"].items()}})
               for p in data["points"]]  # fmt: skip
-    args.json = Path(tempfile.mkdtemp()) / "bench-scale.json"  # the original stays as it is
+    args.runtime = data.get("runtime", "local")
+    args.json = Path(tempfile.mkdtemp()) / args.json.name  # the original stays as it is
     return report(args, points, data["quota"], data["cores"])
 
 
@@ -204,21 +232,37 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {tool} is not installed (Debian: apt-get install {tool})",
                   file=sys.stderr)  # fmt: skip
             return 2
-    quota: float | None = args.quota or None
-    why_not = cgroup.unavailable() if quota else "asked for none (--quota 0)"
-    if quota and why_not:
-        print(f"no CPU quota per node: {why_not}; the nodes share the machine's "
-              f"{os.cpu_count()} cores, so scaling stops at the core count")  # fmt: skip
-        quota = None
+    if args.runtime == "local":
+        quota, why_not = local_quota(args.quota)
+    else:  # Docker's --cpus needs no writable cgroup of ours
+        quota, why_not = args.quota or None, None
+    if why_not:
+        print(why_not)
     cores = os.cpu_count() or 1
-    print(f"nodes: up to {args.max_nodes}, each "
-          f"{f'limited to {quota:g} CPU (cgroup v1 cfs quota)' if quota else 'unlimited'}; "
+    print(f"nodes: up to {args.max_nodes}, {describe(args, quota)}; "
           f"wrk -t1 -c{args.connections} -d{args.duration:g}s after {args.warmup:g}s warm-up; "
           f"fronts: this balancer, HAProxy (nbthread 1); machine: {cores} cores, load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    # SIGTERM (a timeout, `kill`) unwinds the stacks as Ctrl-C does: nothing started is left.
+    signal.signal(signal.SIGTERM, terminated)
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         points = run(args, quota, Path(tmp))
     return report(args, points, quota, cores)
+
+
+def terminated(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def describe(args: argparse.Namespace, quota: float | None) -> str:
+    """How the nodes run, for the first line."""
+    if args.runtime == "local":
+        how = f"limited to {quota:g} CPU (cgroup v1 cfs quota)" if quota else "unlimited"
+        return f"processes, each {how}"
+    how = (f"--cpu-quota over --cpu-period {args.period_ms:g} ms" if args.period_ms
+           else "--cpus, Docker's 100 ms period")  # fmt: skip
+    how = f"limited to {quota:g} CPU ({how})" if quota else "unlimited"
+    return f"containers of {args.image}, each {how}, reached via {args.via}"
 
 
 def report(args: argparse.Namespace, points: list[Point], quota: float | None, cores: int) -> int:
@@ -228,9 +272,9 @@ def report(args: argparse.Namespace, points: list[Point], quota: float | None, c
     print("\n".join(table(points, quota, cores)))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(
-        {"quota": quota, "cores": cores, "connections": args.connections,
+        {"runtime": args.runtime, "quota": quota, "cores": cores, "connections": args.connections,
          "duration": args.duration, "points": [asdict(p) for p in points]}, indent=2))  # fmt: skip
-    plot(points, args.png, quota)
+    plot(points, args.png, quota, args.runtime)
     print(f"\nJSON: {args.json}  PNG: {args.png}")
     for front in ("haproxy", "balancer"):
         for lane in args.lanes.split(","):

@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -180,17 +180,31 @@ def conclude(runtime: Runtime, balancer: str, out: Path, locust_rc: int, chaos_r
     history = out / "locust_stats_history.csv"
     page = report.build(out, history, out / "chaos.jsonl", lb, summary, invariants)
     print_summary(summary, invariants, page)
-    print_traced_retry(runtime)
+    print_traced_retry(runtime, out)
     return 0 if ok else 1
 
 
-def print_traced_retry(runtime: Runtime) -> None:
-    """One request the balancer retried, traced through the logs (``cluster trace ID``)."""
+def keep_balancer_log(lines: Iterable[tuple[str, str]], path: Path) -> None:
+    """The lines whose source (a log file or a container's name) is the balancer's, one a line."""
+    with path.open("w", encoding="utf-8") as kept:
+        kept.writelines(
+            text if text.endswith("\n") else text + "\n"
+            for source, text in lines
+            if "balancer" in source
+        )
+
+
+def print_traced_retry(runtime: Runtime, out: Path) -> None:
+    """One request the balancer retried, traced through the logs (``cluster trace ID``); the
+    balancer's own log is kept in the report (``balancer.log``: health changes, ejections, the
+    requests it retried or gave up on), since the cluster's logs go with the cluster."""
     try:
-        lines = parse_all(runtime_lines(runtime))
+        raw = list(runtime_lines(runtime))
     except (OSError, TypeError, ClusterError) as exc:
         print(f"trace: the logs could not be read ({exc})")
         return
+    keep_balancer_log(raw, out / "balancer.log")
+    lines = parse_all(raw)
     ids = trace_path.retried(lines)
     if not ids:
         print("trace: no request needed a retry in this run")

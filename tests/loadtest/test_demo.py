@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loadtest.demo import DemoSettings, chaos_command, metric, summarize
+from loadtest.demo import DemoSettings, chaos_command, keep_balancer_log, metric, summarize
 
 METRICS = """# HELP balancer_retry_budget_denied_total retries refused by the budget
 balancer_retry_budget_denied_total 4.0
@@ -36,3 +36,17 @@ def test_summary_counts_chaos_actions_and_the_spread() -> None:
     assert summary["chaos"] == "2 kill, 1 restart"
     assert summary["requests per node"] == "node-1=4, node-2=3"
     assert summary["balancer retries"] == 5
+
+
+def test_the_report_keeps_the_balancers_log_lines_only(tmp_path: Path) -> None:
+    lines = [
+        ("balancer.log", '{"msg": "backend ejected"}\n'),
+        ("node-1.log", '{"msg": "request"}\n'),
+        ("stateless-cluster_balancer_1", '{"msg": "backend state changed"}'),  # docker: no \n
+        ("stateless-cluster_node_2", '{"msg": "request"}'),
+    ]
+    keep_balancer_log(lines, tmp_path / "balancer.log")
+    assert (tmp_path / "balancer.log").read_text().splitlines() == [
+        '{"msg": "backend ejected"}',
+        '{"msg": "backend state changed"}',
+    ]

@@ -11,6 +11,8 @@ import asyncio
 
 from balancer.config import BalancerConfig
 from balancer.counters import Counters
+from balancer.hedge import delay
+from balancer.latency import LatencyWindow
 from balancer.pool import Pool
 from balancer.retry import RetryBudget
 from balancer.seams import Closable, Dial
@@ -25,6 +27,9 @@ class Proxy:
         "connections",
         "counters",
         "dial",
+        "hedge_cap",
+        "hedging",
+        "latency",
         "loop",
         "pool",
         "requeue_budget",
@@ -45,6 +50,11 @@ class Proxy:
         # Resending a shed answer costs its node nothing: a budget of its own (Finagle's
         # requeues), so a burst of shedding never spends the retries a dead node needs.
         self.requeue_budget = RetryBudget(config.requeue_budget, config.retry_min)
+        # Hedging (``backup``): recent response-head latencies give the delay after which a
+        # slow try gets a second one; the cap is never past the per-try timeout.
+        self.hedging = config.hedge
+        self.latency = LatencyWindow(config.hedge_percentile / 100.0)
+        self.hedge_cap = min(config.hedge_max, config.try_timeout)
         self.closing = False
         self.connections: set[Closable] = set()  # open client connections (for the drain)
 
@@ -55,3 +65,8 @@ class Proxy:
     def budget_left(self, shed: bool = False) -> bool:
         """Whether one more resend fits in its budget (see ``retry.RetryBudget``)."""
         return self.budget_for(shed).available(self.loop.time())
+
+    def hedge_delay(self) -> float:
+        """Seconds a try may go without a response head before it is hedged (``hedge.delay``)."""
+        config = self.config
+        return delay(self.latency.value, config.hedge_factor, config.hedge_min, self.hedge_cap)

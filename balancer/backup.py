@@ -163,8 +163,6 @@ class Hedged(Relay):
             return
         counters.hedges += 1
         proxy.retry_budget.withdraw(proxy.loop.time())  # a hedge is a retry sent early
-        assert self.backend is not None
-        self._hedge_note(self.backend, "slow", "hedge")
         self.tried.append(backend)
         counts = backend.counts
         counts.in_flight += 1
@@ -280,5 +278,6 @@ class Hedged(Relay):
         Relay._finish(self, status)
 
     def _hedge_note(self, backend: Backend, outcome: str, then: str) -> None:
+        """One note per try that did not answer (``trail``'s form, read by ``cluster trace``)."""
         attempt = self.tried.index(backend) + 1 if backend in self.tried else len(self.tried)
         self.notes.append(f"try={attempt} backend={backend.name} outcome={outcome} then={then}")

@@ -432,3 +432,11 @@ def test_the_hedge_settings() -> None:
         BalancerConfig.from_env({**env, "BALANCER_HEDGE_MIN": "2", "BALANCER_HEDGE_MAX": "1"})
     with pytest.raises(ConfigError, match="BALANCER_HEDGE_PERCENTILE"):
         BalancerConfig.from_env({**env, "BALANCER_HEDGE_PERCENTILE": "100"})
+
+
+def test_the_loser_is_noted_once_for_the_log_and_x_lb_explain() -> None:
+    pb = hedging("a", "b", explain=True)
+    sent_and_hedged(pb, request("GET", "/x", "X-LB-Explain: 1"))
+    explained = Starts(b"HTTP/1.1 200 ", b"X-LB-Explain: try=1 backend=a:80 outcome=lost-race")
+    pb >> BackendSends("b", OK) << BackendClosed("a") << ToClient(explained)
+    pb.done()

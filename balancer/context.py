@@ -22,6 +22,8 @@ class Proxy:
     """Shared state of one running balancer (one per process, passed to every connection)."""
 
     __slots__ = (
+        "_hedge_delay",
+        "_hedge_from",
         "closing",
         "config",
         "connections",
@@ -55,6 +57,8 @@ class Proxy:
         self.hedging = config.hedge
         self.latency = LatencyWindow(config.hedge_percentile / 100.0)
         self.hedge_cap = min(config.hedge_max, config.try_timeout)
+        self._hedge_from = 0.0
+        self._hedge_delay = self.hedge_cap  # no latency known yet: the cap
         self.closing = False
         self.connections: set[Closable] = set()  # open client connections (for the drain)
 
@@ -67,6 +71,13 @@ class Proxy:
         return self.budget_for(shed).available(self.loop.time())
 
     def hedge_delay(self) -> float:
-        """Seconds a try may go without a response head before it is hedged (``hedge.delay``)."""
-        config = self.config
-        return delay(self.latency.value, config.hedge_factor, config.hedge_min, self.hedge_cap)
+        """Seconds a try may go without a response head before it is hedged (``hedge.delay``),
+        recomputed only when the percentile moved (every 64 answers at most)."""
+        latency = self.latency.value
+        if latency != self._hedge_from:
+            config = self.config
+            self._hedge_from = latency
+            self._hedge_delay = delay(
+                latency, config.hedge_factor, config.hedge_min, self.hedge_cap
+            )
+        return self._hedge_delay

@@ -143,8 +143,10 @@ class Exchange(Hedged):
 
     # -- events from the upstream connection (seams.UpstreamEvents) --------------------------
     def on_head(self, status: int, headers: Headers) -> None:
-        if self.timer is not None:  # answered within the hedge delay: no hedge
-            self.disarm()
+        timer = self.timer
+        if timer is not None:  # answered within the hedge delay: no hedge
+            timer.cancel()
+            self.timer = None
         if self.backup is not None and self.settle(None, status, headers):
             return  # discarded while the hedge runs: it answers instead
         proxy = self.proxy

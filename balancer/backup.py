@@ -2,10 +2,11 @@
 
 ``Hedged`` is the base of ``exchange.Exchange`` (between it and ``relay.Relay``). The exchange's
 own try is the *primary* (``conn``, ``backend``); when it has sent a request that is safe to
-send twice, it arms one timer (``loop.call_at``, the hedge delay of ``Proxy.hedge_delay``). If
-the primary's head comes first, the timer is cancelled: that is all a request that is not
-hedged pays. If the timer fires and ``hedge.decide`` agrees, a ``Backup`` try is sent to
-another backend; from then on two tries run and:
+send twice, it puts its hedge deadline (``Proxy.hedge_delay`` from now) on the process's
+``wheel.Wheel`` (one loop timer for all of them). If the primary's head comes first, the
+deadline is forgotten (``hedge_at`` = 0): that is all a request that is not hedged pays. If it
+comes due and ``hedge.decide`` agrees, a ``Backup`` try is sent to another backend; from then
+on two tries run and:
 
 - the first head that ``hedge.discardable`` keeps wins: the other try is cancelled (its
   connection detached and closed, its backend's ``in_flight`` decremented; cancelling says
@@ -22,7 +23,6 @@ Like the exchange, no coroutine: ``Backup`` is the second try's ``UpstreamEvents
 
 from __future__ import annotations
 
-import asyncio
 import enum
 
 from balancer import hedge
@@ -91,7 +91,7 @@ class Backup:
 class Hedged(Relay):
     """A relay whose request may run a second try (``Backup``) beside its own."""
 
-    __slots__ = ("backup", "hedgeable", "payload", "sent", "timer")
+    __slots__ = ("backup", "hedge_at", "hedgeable", "payload", "sent")
 
     def __init__(self, proxy: Proxy, client: ClientSide, request: Request) -> None:
         Relay.__init__(self, proxy, client, request)
@@ -100,7 +100,7 @@ class Hedged(Relay):
         self.payload = request.payload() if forward.has_host else b""
         self.hedgeable = proxy.hedging and hedge.safe(request.method, forward.idempotency_key)
         self.sent = 0.0  # loop time the own try was sent (its head's latency is measured from it)
-        self.timer: asyncio.TimerHandle | None = None  # the hedge delay of the own try
+        self.hedge_at = 0.0  # loop time the own try is hedged if it has no head (0: never)
         self.backup: Backup | None = None
 
     # -- what the exchange provides ----------------------------------------------------------
@@ -125,24 +125,27 @@ class Hedged(Relay):
     def _failed(self, outcome: Outcome) -> None:
         raise NotImplementedError
 
-    # -- the hedge timer ---------------------------------------------------------------------
+    # -- the hedge deadline ------------------------------------------------------------------
     def payload_for(self, backend: Backend) -> bytes:
         return self.payload or self.request.payload(backend.authority)
 
     def arm(self, now: float) -> None:
-        """The own try was sent at ``now``: hedge it if no head has come within the delay."""
-        if self.timer is not None:
-            self.timer.cancel()
+        """The own try was sent at ``now``: hedge it if no head has come within the delay
+        (``disarm``, or a head, forgets it: the wheel's entry is then stale)."""
         proxy = self.proxy
-        self.timer = proxy.loop.call_at(now + proxy.hedge_delay(), self._hedge_due)
+        self.hedge_at = when = now + proxy.hedge_delay()
+        proxy.wheel.add(when, self)
 
     def disarm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.hedge_at = 0.0
+
+    def due(self, when: float) -> None:
+        """The wheel: a hedge deadline of this request passed (``wheel.Due``)."""
+        if when == self.hedge_at:  # else stale: answered, retried, or ended since
+            self.hedge_at = 0.0
+            self._hedge_due()
 
     def _hedge_due(self) -> None:
-        self.timer = None
         proxy, request = self.proxy, self.request
         reason = hedge.decide(
             enabled=proxy.hedging,
@@ -271,8 +274,7 @@ class Hedged(Relay):
 
     # -- endings -----------------------------------------------------------------------------
     def _finish(self, status: int) -> None:
-        if self.timer is not None:
-            self.disarm()
+        self.hedge_at = 0.0
         if self.backup is not None:  # the request ended (client gone, given up): cancel it
             self.cancel_backup()
         Relay._finish(self, status)

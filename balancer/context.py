@@ -16,6 +16,7 @@ from balancer.latency import LatencyWindow
 from balancer.pool import Pool
 from balancer.retry import RetryBudget
 from balancer.seams import Closable, Dial
+from balancer.wheel import Wheel
 
 
 class Proxy:
@@ -37,6 +38,7 @@ class Proxy:
         "requeue_budget",
         "retry_budget",
         "try_timeout",
+        "wheel",
     )
 
     def __init__(
@@ -59,6 +61,7 @@ class Proxy:
         self.hedge_cap = min(config.hedge_max, config.try_timeout)
         self._hedge_from = 0.0
         self._hedge_delay = self.hedge_cap  # no latency known yet: the cap
+        self.wheel = Wheel(loop)  # every request's hedge deadline, on one loop timer
         self.closing = False
         self.connections: set[Closable] = set()  # open client connections (for the drain)
 

@@ -77,7 +77,7 @@ class Exchange(Hedged):
 
     def connected(self, conn: Upstream) -> None:
         """Send on ``conn``; it arms its per-try timer, which reads ``deadline``; and the hedge
-        timer, when the request is safe to send twice."""
+        deadline, when the request is safe to send twice."""
         self.conn = conn
         payload = self.payload
         if not payload:
@@ -134,8 +134,7 @@ class Exchange(Hedged):
 
     def _retry(self, shed: bool = False) -> None:
         self.waiting = False
-        if self.timer is not None:
-            self.disarm()
+        self.hedge_at = 0.0
         proxy = self.proxy
         proxy.counters.retries += 1
         proxy.budget_for(shed).withdraw(proxy.loop.time())
@@ -143,10 +142,7 @@ class Exchange(Hedged):
 
     # -- events from the upstream connection (seams.UpstreamEvents) --------------------------
     def on_head(self, status: int, headers: Headers) -> None:
-        timer = self.timer
-        if timer is not None:  # answered within the hedge delay: no hedge
-            timer.cancel()
-            self.timer = None
+        self.hedge_at = 0.0  # answered (within the hedge delay, or a hedge runs): no hedge
         if self.backup is not None and self.settle(None, status, headers):
             return  # discarded while the hedge runs: it answers instead
         proxy = self.proxy

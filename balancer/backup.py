@@ -140,10 +140,22 @@ class Hedged(Relay):
         self.hedge_at = 0.0
 
     def due(self, when: float) -> None:
-        """The wheel: a hedge deadline of this request passed (``wheel.Due``)."""
-        if when == self.hedge_at:  # else stale: answered, retried, or ended since
-            self.hedge_at = 0.0
-            self._hedge_due()
+        """The wheel: a hedge deadline of this request passed (``wheel.Due``).
+
+        A deadline met far too late means this process did not run (descheduled on a busy
+        machine, a long callback): the head may be sitting unread in the socket, and the loop
+        runs its timers before its reads. Such a deadline is looked at again one tick later,
+        after this turn's reads, so a stall of the balancer itself is not a hedge storm."""
+        if when != self.hedge_at:  # stale: answered, retried, or ended since
+            return
+        wheel = self.proxy.wheel
+        now = self.proxy.loop.time()
+        if now - when > wheel.late:
+            self.hedge_at = again = now + wheel.tick
+            wheel.add(again, self)
+            return
+        self.hedge_at = 0.0
+        self._hedge_due()
 
     def _hedge_due(self) -> None:
         proxy, request = self.proxy, self.request

@@ -11,7 +11,9 @@ The queue is in arrival order, and the deadlines of one process are nearly in th
 same delay, give or take its recomputation every 64 answers); one due behind a later one fires
 late by that difference at most. After firing, the timer is re-armed no sooner than ``tick``
 later, so it fires at most ``1 / tick`` times a second however many requests there are: a
-deadline fires up to ``tick`` late (2 ms, a fifth of the shortest hedge delay).
+deadline fires up to ``tick`` late (2 ms, a fifth of the shortest hedge delay). One met more
+than ``late`` after it was due says the loop itself did not run meanwhile; its owner decides
+what that means (``backup.Hedged.due``).
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ class Due(Protocol):
 class Wheel:
     """One ``call_at`` timer for every deadline ``add``-ed to it."""
 
-    __slots__ = ("_loop", "_queue", "_timer", "tick")
+    __slots__ = ("_loop", "_queue", "_timer", "late", "tick")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, tick: float = 0.002) -> None:
         self._loop = loop
         self.tick = tick
+        self.late = 5 * tick  # a deadline met later than this: the process itself was stalled
         self._queue: deque[tuple[float, Due]] = deque()
         self._timer: asyncio.TimerHandle | None = None
 

@@ -442,3 +442,27 @@ def test_the_loser_is_noted_once_for_the_log_and_x_lb_explain() -> None:
     explained = Starts(b"HTTP/1.1 200 ", b"X-LB-Explain: try=1 backend=a:80 outcome=lost-race")
     pb >> BackendSends("b", OK) << BackendClosed("a") << ToClient(explained)
     pb.done()
+
+
+def test_a_hedge_deadline_met_late_waits_for_the_reads_of_that_turn() -> None:
+    """The balancer itself stalled (the loop ran no timer for 100 ms): the own try's head may be
+    unread in its socket, so the hedge is looked at again one tick later, not sent at once."""
+    pb = hedging("a", "b")
+    pb >> ClientSends(GET) << Dial("a")
+    pb >> Connected("a") << to("a")
+    pb.loop.now += 0.1  # the process did not run; then the wheel fires before any read
+    pb >> Wait(0.0)
+    pb >> BackendSends("a", OK) << ToClient(OK_TO_CLIENT)  # the head that was waiting
+    pb >> Wait(0.01)
+    pb.done()
+    assert pb.counters.hedges == 0
+
+
+def test_a_late_deadline_still_hedges_one_tick_on_when_no_head_came() -> None:
+    pb = hedging("a", "b")
+    pb >> ClientSends(GET) << Dial("a")
+    pb >> Connected("a") << to("a")
+    pb.loop.now += 0.1
+    pb >> Wait(0.0)
+    pb >> Wait(0.002) << Dial("b")
+    pb.done()

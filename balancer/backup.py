@@ -91,7 +91,7 @@ class Backup:
 class Hedged(Relay):
     """A relay whose request may run a second try (``Backup``) beside its own."""
 
-    __slots__ = ("backup", "hedge_at", "hedgeable", "payload", "sent")
+    __slots__ = ("backup", "deferred", "hedge_at", "hedgeable", "payload", "sent")
 
     def __init__(self, proxy: Proxy, client: ClientSide, request: Request) -> None:
         Relay.__init__(self, proxy, client, request)
@@ -101,6 +101,7 @@ class Hedged(Relay):
         self.hedgeable = proxy.hedging and hedge.safe(request.method, forward.idempotency_key)
         self.sent = 0.0  # loop time the own try was sent (its head's latency is measured from it)
         self.hedge_at = 0.0  # loop time the own try is hedged if it has no head (0: never)
+        self.deferred = False  # its hedge deadline came late once and was looked at again
         self.backup: Backup | None = None
 
     # -- what the exchange provides ----------------------------------------------------------
@@ -145,12 +146,14 @@ class Hedged(Relay):
         A deadline met far too late means this process did not run (descheduled on a busy
         machine, a long callback): the head may be sitting unread in the socket, and the loop
         runs its timers before its reads. Such a deadline is looked at again one tick later,
-        after this turn's reads, so a stall of the balancer itself is not a hedge storm."""
+        after this turn's reads, so a stall of the balancer itself is not a hedge storm; once
+        only, so that a balancer short of CPU for long still hedges."""
         if when != self.hedge_at:  # stale: answered, retried, or ended since
             return
         wheel = self.proxy.wheel
         now = self.proxy.loop.time()
-        if now - when > wheel.late:
+        if now - when > wheel.late and not self.deferred:
+            self.deferred = True
             self.hedge_at = again = now + wheel.tick
             wheel.add(again, self)
             return

@@ -466,3 +466,14 @@ def test_a_late_deadline_still_hedges_one_tick_on_when_no_head_came() -> None:
     pb >> Wait(0.0)
     pb >> Wait(0.002) << Dial("b")
     pb.done()
+
+
+def test_a_late_deadline_is_looked_at_again_once_only() -> None:
+    pb = hedging("a", "b")
+    pb >> ClientSends(GET) << Dial("a")
+    pb >> Connected("a") << to("a")
+    pb.loop.now += 0.1
+    pb >> Wait(0.0)  # late: looked at again a tick on
+    pb.loop.now += 0.1
+    pb >> Wait(0.0) << Dial("b")  # late again: hedged now, however late the loop runs
+    pb.done()

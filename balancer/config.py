@@ -170,6 +170,39 @@ class BalancerConfig:
         "a budget of their own (reserve `BALANCER_RETRY_MIN`), so shedding never spends the "
         "retries a dead node needs",
     )
+    # Hedging (balancer/backup.py, Envoy's hedge_on_per_try_timeout, Finagle's backup requests):
+    # a try safe to send twice with no response head within the hedge delay gets a second try
+    # elsewhere; the first head wins. Delay: the percentile of recent head latencies × factor,
+    # within [min, max] (max is never past BALANCER_TRY_TIMEOUT).
+    hedge: bool = setting(
+        "BALANCER_HEDGE",
+        BOOLEAN,
+        True,
+        help="hedge slow tries of requests safe to send twice (idempotent, or keyed) on another "
+        "backend; the first response head wins, the other try is cancelled",
+    )
+    hedge_percentile: float = setting(
+        "BALANCER_HEDGE_PERCENTILE",
+        number(50.0, 99.9),
+        95.0,
+        help="percentile of recent response-head latencies the hedge delay starts from",
+    )
+    hedge_factor: float = setting(
+        "BALANCER_HEDGE_FACTOR",
+        number(1.0, 100.0),
+        2.0,
+        help="the hedge delay is that percentile times this",
+    )
+    hedge_min: float = setting(
+        "BALANCER_HEDGE_MIN", number(0.001, 60.0), 0.01, help="shortest hedge delay (s)"
+    )
+    hedge_max: float = setting(
+        "BALANCER_HEDGE_MAX",
+        number(0.001, 600.0),
+        1.0,
+        help="longest hedge delay (s), also the delay before any latency is known; at most "
+        "`BALANCER_TRY_TIMEOUT`",
+    )
     max_body: int = setting(
         "BALANCER_MAX_BODY",
         integer(0),
@@ -222,6 +255,12 @@ class BalancerConfig:
                 "BALANCER_REQUEST_TIMEOUT",
                 f"must be at least BALANCER_TRY_TIMEOUT ({config.try_timeout:g} s), "
                 f"got {config.request_timeout:g}",
+            )
+        if config.hedge_min > config.hedge_max:
+            raise SettingError(
+                "BALANCER_HEDGE_MIN",
+                f"must be at most BALANCER_HEDGE_MAX ({config.hedge_max:g} s), "
+                f"got {config.hedge_min:g}",
             )
         _check_tls(config)
         return config

@@ -45,6 +45,10 @@ class Counters:
         "active",
         "budget_denied",
         "codes",
+        "hedge_discarded",
+        "hedges",
+        "hedges_denied",
+        "hedges_won",
         "latency_buckets",
         "latency_sum",
         "local",
@@ -73,6 +77,12 @@ class Counters:
         self.wait_taken_out = 0
         self.shed_retries = 0  # shed answers (503 + X-Not-Processed) retried on another backend
         self.shed_relayed = 0  # shed answers passed to the client (nothing left to try)
+        # Hedging: second tries sent beside a slow one, those that answered first, those the
+        # retry budget refused, and heads not relayed while the other try ran (502, 503, 409).
+        self.hedges = 0
+        self.hedges_won = 0
+        self.hedges_denied = 0
+        self.hedge_discarded = 0
 
     def observe(self, status: int, seconds: float) -> None:
         """A response went to a client (proxied or the balancer's own)."""

@@ -7,8 +7,9 @@ connection is asked of ``Proxy.dial``, which answers as ``Connecting``. Each att
 backend (``Pool.pick``), sends the buffered request on a pooled keep-alive connection (or a new
 one), and waits for the response under the per-try deadline. A failure feeds passive health
 (``Pool.try_failed``) and the pure retry decision (``retry.decide``); a response is relayed to
-the client as it arrives (``relay.Relay``, the base class), and from its first byte on nothing
-is retried.
+the client as it arrives (``relay.Relay``), and from its first byte on nothing is retried.
+A try of a request that is safe to send twice may be *hedged* (``backup.Hedged``, the base
+class): a second try beside it when it has not answered within the hedge delay.
 
 Slow is not failed: a try past its per-try timeout that may not be sent elsewhere is *waited
 on* while its backend stays up, until the request deadline (``BALANCER_REQUEST_TIMEOUT``),
@@ -21,10 +22,10 @@ from __future__ import annotations
 
 from balancer import trail
 from balancer.answers import give_up_headers
+from balancer.backup import Hedged
 from balancer.context import Proxy
 from balancer.health import State
 from balancer.pool import Backend
-from balancer.relay import Relay
 from balancer.request import Request
 from balancer.retry import PASSIVE, Decision, Outcome, Reason, decide, give_up, is_shed, on_timer
 from balancer.seams import ClientSide, Headers, Upstream
@@ -33,15 +34,13 @@ _RETRY_STATUS = {502: Outcome.STATUS_502, 503: Outcome.STATUS_503}
 _WAITING = Decision(False, Reason.RETRY, wait=True)  # the timer of a try waited on: wait on
 
 
-class Exchange(Relay):
+class Exchange(Hedged):
     """One request: its attempts and streamed response (``UpstreamEvents``, ``Connecting``)."""
 
-    __slots__ = ("payload", "waiting")
+    __slots__ = ("waiting",)
 
     def __init__(self, proxy: Proxy, client: ClientSide, request: Request) -> None:
-        Relay.__init__(self, proxy, client, request)  # not super(): no proxy object per request
-        # Without the client's Host, each attempt names its own backend (see connected).
-        self.payload = request.payload() if request.forward.has_host else b""
+        Hedged.__init__(self, proxy, client, request)  # not super(): no proxy object per request
         self.waiting = False  # the try is past its per-try timeout, waited on (see on_timeout)
 
     def start(self) -> None:
@@ -77,15 +76,19 @@ class Exchange(Relay):
             self.connected(conn)
 
     def connected(self, conn: Upstream) -> None:
-        """Send on ``conn``; it arms its per-try timer, which reads ``deadline``."""
+        """Send on ``conn``; it arms its per-try timer, which reads ``deadline``; and the hedge
+        deadline, when the request is safe to send twice."""
         self.conn = conn
         payload = self.payload
         if not payload:
             assert self.backend is not None
             payload = self.request.payload(self.backend.authority)
         proxy = self.proxy
-        self.deadline = proxy.loop.time() + proxy.try_timeout
+        self.sent = now = proxy.loop.time()
+        self.deadline = now + proxy.try_timeout
         conn.send(self, payload)
+        if self.hedgeable:
+            self.arm(now)
 
     def connect_failed(self, timed_out: bool) -> None:
         self._failed(Outcome.CONNECT_TIMEOUT if timed_out else Outcome.CONNECT_FAILED)
@@ -117,6 +120,10 @@ class Exchange(Relay):
             self.proxy.pool.try_failed(backend, outcome, self.request.forward.request_id.decode())
         else:
             backend.counts.failures += 1
+        if self.backup is not None:  # the hedge runs on alone
+            self._hedge_note(backend, outcome.value, "hedge-runs-on")
+            self.promote(self.backup)
+            return
         if decision is None:
             decision = self._decide(outcome)
         self._note(backend, outcome, decision)
@@ -127,19 +134,19 @@ class Exchange(Relay):
 
     def _retry(self, shed: bool = False) -> None:
         self.waiting = False
+        self.hedge_at = 0.0
         proxy = self.proxy
         proxy.counters.retries += 1
         proxy.budget_for(shed).withdraw(proxy.loop.time())
         self._attempt()
 
-    def _abandon(self) -> None:
-        """Stop listening to the current connection (and close it): the attempt is over."""
-        assert self.conn is not None and self.backend is not None
-        self.conn.detach()
-        self.backend.counts.in_flight -= 1
-
     # -- events from the upstream connection (seams.UpstreamEvents) --------------------------
     def on_head(self, status: int, headers: Headers) -> None:
+        self.hedge_at = 0.0  # answered (within the hedge delay, or a hedge runs): no hedge
+        if self.backup is not None and self.settle(None, status, headers):
+            return  # discarded while the hedge runs: it answers instead
+        proxy = self.proxy
+        proxy.latency.record(proxy.loop.time() - self.sent)
         backend = self.backend
         assert backend is not None
         backend.counts.answers += 1
@@ -171,7 +178,7 @@ class Exchange(Relay):
             return False
         if shed:
             counters.shed_retries += 1
-        self._abandon()
+        self.abandon()
         self._retry(shed)
         return True
 
@@ -196,6 +203,10 @@ class Exchange(Relay):
         if self.started:
             conn.detach()
             self._truncated(Outcome.TIMEOUT)
+            return
+        if self.backup is not None:  # the hedge may still answer: this try is over
+            conn.detach()
+            self._failed(Outcome.TIMEOUT)
             return
         now = proxy.loop.time()
         expires = self.request.started + proxy.config.request_timeout

@@ -68,6 +68,9 @@ class Upstream(Protocol):
     def send(self, events: UpstreamEvents, data: bytes) -> None:
         """Write a request; from now on every event of its response goes to ``events``."""
 
+    def rebind(self, events: UpstreamEvents) -> None:
+        """From now on every event of the response goes to ``events`` (a hedge that won)."""
+
     def detach(self) -> None:
         """Forget the exchange and close: the attempt is abandoned, late bytes are dropped."""
 

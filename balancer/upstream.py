@@ -113,6 +113,10 @@ class UpstreamProtocol(asyncio.Protocol):
             if self.transport is not None and not self.closed:
                 self.transport.resume_reading()
 
+    def rebind(self, events: UpstreamEvents) -> None:
+        """Report to ``events`` from now on (the hedge that won becomes its exchange's own try)."""
+        self.events = events
+
     def detach(self) -> None:
         """Forget the exchange and close: the attempt is abandoned."""
         self.events = None

@@ -36,7 +36,7 @@ class _Collector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from _backend_families(self.proxy)
-        yield from _process_families(self.proxy.counters)
+        yield from _process_families(self.proxy)
 
 
 def _backend_families(proxy: Proxy) -> Iterator[Metric]:
@@ -70,7 +70,8 @@ def _backend_families(proxy: Proxy) -> Iterator[Metric]:
     yield from (up, state, in_flight, requests, failures, ejections, outliers, shed)
 
 
-def _process_families(counters: Counters) -> Iterator[Metric]:
+def _process_families(proxy: Proxy) -> Iterator[Metric]:
+    counters = proxy.counters
     responses = CounterMetricFamily("balancer_responses", "responses by status", labels=["code"])
     for code, count in sorted(counters.codes.items()):
         responses.add_metric([str(code)], count)
@@ -88,6 +89,7 @@ def _process_families(counters: Counters) -> Iterator[Metric]:
         "balancer_responses_aborted", "responses cut mid-body", counters.aborted
     )
     yield from _overload_families(counters)
+    yield from _hedge_families(proxy)
     yield GaugeMetricFamily("balancer_active_requests", "requests in flight", counters.active)
     yield _histogram(counters.latency_buckets, counters.latency_sum)
 
@@ -102,6 +104,29 @@ def _overload_families(counters: Counters) -> Iterator[Metric]:
         ("balancer_shed_relayed", "shed answers passed to the client", counters.shed_relayed),
     ):
         yield CounterMetricFamily(name, help_text, value)
+
+
+def _hedge_families(proxy: Proxy) -> Iterator[Metric]:
+    """Hedging (``balancer.backup``): second tries sent, won, refused, heads not relayed."""
+    counters = proxy.counters
+    for name, help_text, value in (
+        ("balancer_hedges", "second tries sent beside a slow one", counters.hedges),
+        ("balancer_hedges_won", "hedges that answered first", counters.hedges_won),
+        (
+            "balancer_hedge_budget_denied",
+            "hedges refused by the retry budget",
+            counters.hedges_denied,
+        ),
+        (
+            "balancer_hedge_discarded",
+            "heads not relayed while the other try ran",
+            counters.hedge_discarded,
+        ),
+    ):
+        yield CounterMetricFamily(name, help_text, value)
+    yield GaugeMetricFamily(
+        "balancer_hedge_delay_seconds", "the hedge delay now", proxy.hedge_delay()
+    )
 
 
 def _histogram(counts: list[int], total: float) -> HistogramMetricFamily:

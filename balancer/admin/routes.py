@@ -58,6 +58,8 @@ def status_document(proxy: Proxy) -> dict[str, object]:
             for b in proxy.pool.backends
         ],
         "retries": proxy.counters.retries,
+        "hedges": proxy.counters.hedges,
+        "hedges_won": proxy.counters.hedges_won,
     }
 
 

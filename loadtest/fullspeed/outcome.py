@@ -82,10 +82,11 @@ def verdict(
     lanes: Sequence[Lane],
     invariants: Sequence[tuple[str, bool, str]],
     chaos: Mapping[str, int],
+    required: Sequence[str] = CHAOS_ACTIONS,
 ) -> list[str]:
     """Every way the run fell short: a wrong status, a socket error, a broken invariant, or
-    chaos that did not act (a run without its faults proves nothing)."""
-    broken = [f"chaos: no {a}" for a in CHAOS_ACTIONS if not chaos.get(a)]
+    a chaos action of ``required`` that did not act (a run without its faults proves nothing)."""
+    broken = [f"chaos: no {a}" for a in required if not chaos.get(a)]
     for lane in lanes:
         if lane.wrong:
             shown = ", ".join(f"{n} × {code}" for code, n in sorted(lane.wrong.items()))

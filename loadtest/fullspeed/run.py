@@ -1,11 +1,14 @@
 """Drive one full-speed chaos run against a started cluster, or start one (``main``).
 
     python -m loadtest.fullspeed.run [--runtime local|docker] [--duration 25] [--connections 32]
+                                     [--chaos all|stop] [--stop-seconds 3]
 
 Two wrk processes run side by side through the balancer, each with ``--connections``
 connections: GET /whoami, and keyed creates with a fresh ``Idempotency-Key`` per request.
 Meanwhile ``chaos-kill`` SIGKILLs one node (restarted 2 s later), SIGTERMs another (it drains,
-then is replaced) and SIGSTOPs a third for 3 s, never more than one node out at a time. Then
+then is replaced) and SIGSTOPs a third for ``--stop-seconds``, never more than one node out at
+a time; with ``--chaos stop`` it only SIGSTOPs one node, once, a third into the run (what
+hedging is measured on: docs/balancer.md). Then
 every acknowledged create is checked through the API (``loadtest.verify``), the figures are
 printed and written to ``summary.json``, and the exit code says whether anything broke.
 """
@@ -18,8 +21,9 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +33,13 @@ from cluster.runtime.choice import get_runtime
 from loadtest import report
 from loadtest.api import login
 from loadtest.bench import wrk
-from loadtest.fullspeed.outcome import Lane, parse_script_output, unacknowledged_verdict, verdict
+from loadtest.fullspeed.outcome import (
+    CHAOS_ACTIONS,
+    Lane,
+    parse_script_output,
+    unacknowledged_verdict,
+    verdict,
+)
 from loadtest.verify import check_orders, fetch_orders, read_acks
 
 UNACKNOWLEDGED = "no unacknowledged order"  # the name loadtest.verify gives that invariant
@@ -43,6 +53,8 @@ class Settings:
     duration: float = 25.0
     connections: int = 32  # per lane
     seed: int = 11
+    chaos: str = "all"  # "all": KILL, TERM, STOP in turn; "stop": one SIGSTOP, a third in
+    stop_seconds: float = 3.0  # how long a STOPped node stays frozen
 
     #: Seconds between chaos attempts. An attempt that would take a second node out (the one
     #: before is not back yet: a killed container is restarted 2 s later and answers its
@@ -67,12 +79,34 @@ def wrk_command(url: str, kind: str, token: str, prefix: str, acks: Path, s: Set
 
 
 def chaos_command(runtime: Runtime, events: Path, s: Settings) -> list[str]:
+    if s.chaos == "stop":  # one freeze, a third into the run: nothing else moves
+        schedule = ["--interval", f"{s.duration / 3:.1f}", "--count", "1", "--signal", "STOP"]
+    else:
+        schedule = ["--interval", f"{s.chaos_interval:.1f}", "--duration", f"{s.chaos_for:.1f}",
+                    "--signal", "KILL,TERM,STOP", "--restart-after", "2"]  # fmt: skip
     return [
         sys.executable, "-m", "cluster.chaos.kill", "--runtime", runtime.name,
-        "--state-dir", str(runtime.config.state_dir), "--interval", f"{s.chaos_interval:.1f}",
-        "--duration", f"{s.chaos_for:.1f}", "--signal", "KILL,TERM,STOP", "--restart-after", "2",
-        "--pause-for", "3", "--min-alive", "2", "--seed", str(s.seed), "--events", str(events),
+        "--state-dir", str(runtime.config.state_dir), *schedule,
+        "--pause-for", f"{s.stop_seconds:g}", "--min-alive", "2", "--seed", str(s.seed),
+        "--events", str(events),
     ]  # fmt: skip
+
+
+def required_actions(s: Settings) -> tuple[str, ...]:
+    """The chaos actions that must have happened for the run to count."""
+    return ("stop",) if s.chaos == "stop" else CHAOS_ACTIONS
+
+
+def balancer_counters(admin: str) -> dict[str, int]:
+    """Retries and hedges from ``/_lb/status`` (empty when the admin listener is not there)."""
+    if not admin:
+        return {}
+    try:
+        with urllib.request.urlopen(f"{admin}/_lb/status", timeout=5) as answer:
+            status = json.load(answer)
+    except (OSError, ValueError):
+        return {}
+    return {k: int(status.get(k, 0)) for k in ("retries", "hedges", "hedges_won")}
 
 
 def read_lane(kind: str, proc: subprocess.Popen[str], timeout: float) -> Lane:
@@ -128,6 +162,7 @@ class Summary:
     chaos: dict[str, int]
     invariants: list[tuple[str, bool, str]]
     broken: list[str]
+    balancer: dict[str, int] = field(default_factory=dict)  # retries, hedges, hedges_won
 
     @property
     def requests(self) -> int:
@@ -145,13 +180,16 @@ class Summary:
             "chaos": self.chaos,
             "invariants": [{"name": n, "ok": ok, "detail": d} for n, ok, d in self.invariants],
             "broken": self.broken,
+            "balancer": self.balancer,
         }
 
 
-def run(runtime: Runtime, balancer: str, out: Path, s: Settings) -> Summary:
-    """One run against a started cluster (also written to ``summary.json``)."""
+def run(runtime: Runtime, balancer: str, out: Path, s: Settings, admin: str = "") -> Summary:
+    """One run against a started cluster (also written to ``summary.json``); ``admin``: the
+    balancer's admin listener, for its retry and hedge counters."""
     out.mkdir(parents=True, exist_ok=True)
     lanes = drive(runtime, balancer, out, s)
+    counters = balancer_counters(admin)
     acks = read_acks(out / "acks.jsonl")
     listed = fetch_orders(balancer, [USER])
     invariants = [(i.name, i.ok, i.detail) for i in check_orders(acks, listed)]
@@ -167,7 +205,8 @@ def run(runtime: Runtime, balancer: str, out: Path, s: Settings) -> Summary:
     ]
     events = report.read_events(out / "chaos.jsonl")
     chaos = dict(Counter(str(e.get("action")) for e in events))
-    summary = Summary(lanes, chaos, invariants, verdict(lanes, invariants, chaos))
+    broken = verdict(lanes, invariants, chaos, required_actions(s))
+    summary = Summary(lanes, chaos, invariants, broken, counters)
     (out / "summary.json").write_text(json.dumps(summary.to_json(), indent=2, default=str))
     return summary
 
@@ -181,7 +220,7 @@ def print_summary(summary: Summary, runtime: str) -> None:
             f"statuses {dict(lane.statuses)}  socket errors {dict(lane.socket_errors)}"
         )
     print(f"total: {summary.requests} requests, {summary.requests_per_s:.0f} req/s; "
-          f"chaos: {summary.chaos}")  # fmt: skip
+          f"chaos: {summary.chaos}; balancer: {summary.balancer}")  # fmt: skip
     for name, ok, detail in summary.invariants:
         print(f"invariant: {name:<40} {'OK ' if ok else 'BROKEN'}  {detail}")
     for line in summary.broken:
@@ -195,6 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--duration", type=float, default=25.0, help="seconds of load (25)")
     parser.add_argument("--connections", type=int, default=32, help="per wrk lane (32)")
+    parser.add_argument(
+        "--chaos",
+        choices=("all", "stop"),
+        default="all",
+        help="all: kill, term, stop in turn; stop: one node SIGSTOPped, once",
+    )
+    parser.add_argument("--stop-seconds", type=float, default=3.0, help="a freeze lasts (3)")
     parser.add_argument("--reports", type=Path, default=Path("reports"))
     args = parser.parse_args(argv)
     runtime, reason = get_runtime(args.runtime, ClusterConfig.from_env())
@@ -202,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.reports / ("fullspeed-" + time.strftime("%Y%m%d-%H%M%S"))
     try:
         status = runtime.up(args.nodes)
-        summary = run(runtime, status.balancer, out, Settings(args.duration, args.connections))
+        settings = Settings(
+            args.duration, args.connections, chaos=args.chaos, stop_seconds=args.stop_seconds
+        )
+        summary = run(runtime, status.balancer, out, settings, status.admin)
     except (ClusterError, wrk.WrkError) as exc:
         print(f"fullspeed: {exc}", file=sys.stderr)
         return 1

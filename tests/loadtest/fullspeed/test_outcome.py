@@ -76,3 +76,8 @@ def test_unacknowledged_orders_only_from_requests_in_flight(
     unacknowledged: int, in_flight: int, ok: bool
 ) -> None:
     assert unacknowledged_verdict(unacknowledged, in_flight)[0] is ok
+
+
+def test_a_stop_only_run_needs_only_its_stop() -> None:
+    assert verdict([], [], {"stop": 1, "cont": 1}, ("stop",)) == []
+    assert verdict([], [], {"stop": 1}) == ["chaos: no kill", "chaos: no term"]

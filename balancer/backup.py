@@ -253,6 +253,7 @@ class Hedged(Relay):
     def _discarded(self, backend: Backend | None, status: int, headers: Headers) -> None:
         """The accounting of a head not relayed: its backend is alive (it answered)."""
         assert backend is not None
+        backend.counts.answers += 1
         if backend.health.streak:
             backend.health.request_ok()
         if status == 503 and is_shed(headers):

@@ -35,7 +35,6 @@ class Proxy:
         "latency",
         "loop",
         "pool",
-        "requeue_budget",
         "retry_budget",
         "try_timeout",
         "wheel",
@@ -50,10 +49,11 @@ class Proxy:
         self.dial = dial
         self.counters = Counters()
         self.try_timeout = config.try_timeout
-        self.retry_budget = RetryBudget(config.retry_budget, config.retry_min)
-        # Resending a shed answer costs its node nothing: a budget of its own (Finagle's
-        # requeues), so a burst of shedding never spends the retries a dead node needs.
-        self.requeue_budget = RetryBudget(config.requeue_budget, config.retry_min)
+        # Resending a shed answer costs its node nothing: it is a requeue, counted apart
+        # (``RetryBudget``), so a burst of shedding never spends the retries a dead node needs.
+        self.retry_budget = RetryBudget(
+            config.retry_budget, config.retry_min, requeue_ratio=config.requeue_budget
+        )
         # Hedging (``backup``): recent response-head latencies give the delay after which a
         # slow try gets a second one; the cap is never past the per-try timeout.
         self.hedging = config.hedge
@@ -65,13 +65,10 @@ class Proxy:
         self.closing = False
         self.connections: set[Closable] = set()  # open client connections (for the drain)
 
-    def budget_for(self, shed: bool) -> RetryBudget:
-        """The budget a resend draws on: the requeue budget for a shed answer, else retries."""
-        return self.requeue_budget if shed else self.retry_budget
-
     def budget_left(self, shed: bool = False) -> bool:
-        """Whether one more resend fits in its budget (see ``retry.RetryBudget``)."""
-        return self.budget_for(shed).available(self.loop.time())
+        """Whether one more resend fits in the budget: a requeue when the answer was ``shed``,
+        else a retry (see ``retry.RetryBudget``)."""
+        return self.retry_budget.available(self.loop.time(), requeue=shed)
 
     def hedge_delay(self) -> float:
         """Seconds a try may go without a response head before it is hedged (``hedge.delay``),

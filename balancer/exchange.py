@@ -14,8 +14,8 @@ class): a second try beside it when it has not answered within the hedge delay.
 Slow is not failed: a try past its per-try timeout that may not be sent elsewhere is *waited
 on* while its backend stays up, until the request deadline (``BALANCER_REQUEST_TIMEOUT``),
 its health looked at again every probe interval (``retry.on_timer``). A node's shed answer
-(503 + ``X-Not-Processed: true``) is retried elsewhere whatever the method, on the requeue
-budget rather than the retry budget (``Proxy.budget_for``).
+(503 + ``X-Not-Processed: true``) is retried elsewhere whatever the method, as a requeue:
+counted apart from retries in the budget (``retry.RetryBudget``).
 """
 
 from __future__ import annotations
@@ -46,9 +46,7 @@ class Exchange(Hedged):
     def start(self) -> None:
         proxy = self.proxy
         proxy.counters.active += 1
-        now = proxy.loop.time()
-        proxy.retry_budget.deposit(now)
-        proxy.requeue_budget.deposit(now)
+        proxy.retry_budget.deposit(proxy.loop.time())
         self._attempt()
 
     # -- attempts ----------------------------------------------------------------------------
@@ -137,7 +135,7 @@ class Exchange(Hedged):
         self.hedge_at = 0.0
         proxy = self.proxy
         proxy.counters.retries += 1
-        proxy.budget_for(shed).withdraw(proxy.loop.time())
+        proxy.retry_budget.withdraw(proxy.loop.time(), requeue=shed)
         self._attempt()
 
     # -- events from the upstream connection (seams.UpstreamEvents) --------------------------

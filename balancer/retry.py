@@ -7,8 +7,8 @@ the retry budget lasts (see ``RetryBudget``), and never when it could duplicate 
 - POST and PATCH only when the attempt never reached a backend (the connection was not made),
   when the backend shed it unprocessed (503 with ``X-Not-Processed: true``), or when the
   request carries ``Idempotency-Key`` (the node then deduplicates);
-- a shed answer is retried whatever the method, on a budget of its own (the caller's
-  requeue budget: resending it costs its node nothing, and a burst of shedding must not spend
+- a shed answer is retried whatever the method, as a *requeue*, counted apart from retries in
+  ``RetryBudget`` (resending it costs its node nothing, and a burst of shedding must not spend
   the retries a dead node needs); when it is not (tries, backends or budget exhausted), it is
   relayed to the client as the node sent it (503, ``Retry-After``);
 - nothing is retried once a byte of the response went to the client.
@@ -189,18 +189,36 @@ class RetryBudget:
     that fails everything still gets at most ``ratio`` more load from retries (plus the reserve),
     so it is not buried under its own retries.
 
+    *Requeues* (resends of an answer the backend shed unprocessed) are counted apart, against
+    ``requeue_ratio`` of the same requests and the same reserve (Finagle keeps its requeues
+    apart the same way): a shed try cost its node nothing, and a burst of shedding must not
+    spend the retries a dying node needs. ``requeue=True`` asks or spends that account.
+
     Time is passed in (``now``, seconds, any monotonic clock) so the budget is pure.
     """
 
-    __slots__ = ("_requests", "_retries", "_seconds", "min_per_second", "ratio", "window")
+    __slots__ = (
+        "_requests",
+        "_requeues",
+        "_retries",
+        "_seconds",
+        "min_per_second",
+        "ratio",
+        "requeue_ratio",
+        "window",
+    )
 
-    def __init__(self, ratio: float, min_per_second: int, window: int = 10) -> None:
+    def __init__(
+        self, ratio: float, min_per_second: int, window: int = 10, requeue_ratio: float = 0.0
+    ) -> None:
         self.ratio = ratio
+        self.requeue_ratio = requeue_ratio
         self.min_per_second = min_per_second
         self.window = window
         self._seconds = [-1] * window  # which second each slot counts
         self._requests = [0] * window
         self._retries = [0] * window
+        self._requeues = [0] * window
 
     def _slot(self, now: float) -> int:
         second = int(now)
@@ -209,23 +227,26 @@ class RetryBudget:
             self._seconds[slot] = second
             self._requests[slot] = 0
             self._retries[slot] = 0
+            self._requeues[slot] = 0
         return slot
 
     def deposit(self, now: float) -> None:
         """One new request (not a retry) arrived."""
         self._requests[self._slot(now)] += 1
 
-    def available(self, now: float) -> bool:
-        """Whether one more retry fits in the budget now."""
+    def available(self, now: float, requeue: bool = False) -> bool:
+        """Whether one more retry (or requeue) fits in the budget now."""
         self._slot(now)
         oldest = int(now) - self.window
-        requests = retries = 0
-        for second, req, ret in zip(self._seconds, self._requests, self._retries, strict=True):
+        spent_per_slot = self._requeues if requeue else self._retries
+        requests = spent = 0
+        for second, req, used in zip(self._seconds, self._requests, spent_per_slot, strict=True):
             if second > oldest:
                 requests += req
-                retries += ret
-        return retries < self.min_per_second * self.window + self.ratio * requests
+                spent += used
+        ratio = self.requeue_ratio if requeue else self.ratio
+        return spent < self.min_per_second * self.window + ratio * requests
 
-    def withdraw(self, now: float) -> None:
-        """One retry is being made."""
-        self._retries[self._slot(now)] += 1
+    def withdraw(self, now: float, requeue: bool = False) -> None:
+        """One retry (or requeue) is being made."""
+        (self._requeues if requeue else self._retries)[self._slot(now)] += 1

@@ -182,3 +182,17 @@ def test_budget_forgets_what_left_the_window() -> None:
 def test_what_the_client_gets_when_the_balancer_gives_up(outcome: Out | None, status: int) -> None:
     got, detail = give_up(outcome)
     assert got == status and detail
+
+
+def test_requeues_are_counted_apart_from_retries() -> None:
+    budget = RetryBudget(ratio=0.1, min_per_second=0, window=10, requeue_ratio=0.5)
+    for _ in range(10):
+        budget.deposit(3.0)  # the requests are counted once, for both accounts
+    assert budget.available(3.0)
+    budget.withdraw(3.0)  # the one retry 10 % of 10 requests allow
+    assert not budget.available(3.0)
+    for _ in range(5):  # requeues still have their own 50 %
+        assert budget.available(3.0, requeue=True)
+        budget.withdraw(3.0, requeue=True)
+    assert not budget.available(3.0, requeue=True)
+    assert not budget.available(3.0)  # and spent none of the retries' share

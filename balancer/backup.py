@@ -31,7 +31,7 @@ from balancer.pool import Backend
 from balancer.relay import Relay
 from balancer.request import Request
 from balancer.retry import PASSIVE, Outcome, is_shed
-from balancer.seams import ClientSide, Headers, Upstream
+from balancer.seams import ClientSide, Connecting, Headers, Upstream
 
 
 class TryState(enum.Enum):
@@ -181,16 +181,21 @@ class Hedged(Relay):
             return
         counters.hedges += 1
         proxy.retry_budget.withdraw(proxy.loop.time())  # a hedge is a retry sent early
+        self.backup = backup = Backup(self, backend)
+        self.launch(backend, backup)
+
+    def launch(self, backend: Backend, target: Connecting) -> None:
+        """Start a try on ``backend`` (the own try's or the backup's: ``target`` is told when
+        it is connected): counted, on an idle keep-alive connection or a new one."""
         self.tried.append(backend)
         counts = backend.counts
         counts.in_flight += 1
         counts.requests += 1
-        backup = self.backup = Backup(self, backend)
         conn = backend.take_idle()
         if conn is None:
-            proxy.dial(backend.host, backend.port, backup)
+            self.proxy.dial(backend.host, backend.port, target)
         else:
-            self.backup_connected(backup, conn)
+            target.connected(conn)
 
     # -- the backup's connection -------------------------------------------------------------
     def backup_connected(self, backup: Backup, conn: Upstream) -> None:

@@ -63,24 +63,14 @@ class Exchange(Hedged):
             self._give_up(None)
             return
         self.backend = backend
-        self.tried.append(backend)
-        counts = backend.counts
-        counts.in_flight += 1
-        counts.requests += 1
-        conn = backend.take_idle()
-        if conn is None:
-            self.proxy.dial(backend.host, backend.port, self)
-        else:
-            self.connected(conn)
+        self.launch(backend, self)
 
     def connected(self, conn: Upstream) -> None:
         """Send on ``conn``; it arms its per-try timer, which reads ``deadline``; and the hedge
         deadline, when the request is safe to send twice."""
         self.conn = conn
-        payload = self.payload
-        if not payload:
-            assert self.backend is not None
-            payload = self.request.payload(self.backend.authority)
+        assert self.backend is not None
+        payload = self.payload_for(self.backend)
         proxy = self.proxy
         self.sent = now = proxy.loop.time()
         self.deadline = now + proxy.try_timeout

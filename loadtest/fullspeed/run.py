@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -97,14 +96,11 @@ def required_actions(s: Settings) -> tuple[str, ...]:
     return ("stop",) if s.chaos == "stop" else CHAOS_ACTIONS
 
 
-def balancer_counters(admin: str) -> dict[str, int]:
-    """Retries and hedges from ``/_lb/status`` (empty when the admin listener is not there)."""
-    if not admin:
-        return {}
+def balancer_counters(runtime: Runtime) -> dict[str, int]:
+    """Retries and hedges from the balancer's ``/_lb/status`` (empty when it cannot be read)."""
     try:
-        with urllib.request.urlopen(f"{admin}/_lb/status", timeout=5) as answer:
-            status = json.load(answer)
-    except (OSError, ValueError):
+        status = runtime.balancer_status()
+    except (OSError, ValueError, ClusterError):
         return {}
     return {k: int(status.get(k, 0)) for k in ("retries", "hedges", "hedges_won")}
 
@@ -184,12 +180,11 @@ class Summary:
         }
 
 
-def run(runtime: Runtime, balancer: str, out: Path, s: Settings, admin: str = "") -> Summary:
-    """One run against a started cluster (also written to ``summary.json``); ``admin``: the
-    balancer's admin listener, for its retry and hedge counters."""
+def run(runtime: Runtime, balancer: str, out: Path, s: Settings) -> Summary:
+    """One run against a started cluster (also written to ``summary.json``)."""
     out.mkdir(parents=True, exist_ok=True)
     lanes = drive(runtime, balancer, out, s)
-    counters = balancer_counters(admin)
+    counters = balancer_counters(runtime)
     acks = read_acks(out / "acks.jsonl")
     listed = fetch_orders(balancer, [USER])
     invariants = [(i.name, i.ok, i.detail) for i in check_orders(acks, listed)]
@@ -251,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(
             args.duration, args.connections, chaos=args.chaos, stop_seconds=args.stop_seconds
         )
-        summary = run(runtime, status.balancer, out, settings, status.admin)
+        summary = run(runtime, status.balancer, out, settings)
     except (ClusterError, wrk.WrkError) as exc:
         print(f"fullspeed: {exc}", file=sys.stderr)
         return 1

@@ -40,7 +40,7 @@ from cluster.runtime.net import free_ports, get_json
 from cluster.runtime.pidstat import cpu_seconds
 from cluster.runtime.pool_api import set_backends
 from loadtest.api import login
-from loadtest.bench import wrk
+from loadtest.bench import machine, wrk
 from loadtest.bench.peers import installed, start_haproxy
 from loadtest.bench.scale.fleet import CpuReader, Fleet, local_quota, start_local
 from loadtest.bench.scale.model import Point, bottleneck, efficiency, table
@@ -156,9 +156,8 @@ def wrk_once(url: str, lane: str, token: str, args: argparse.Namespace, seconds:
 
 def machine_seconds() -> float:
     """CPU seconds every process on the machine has used since boot (``/proc/stat``)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    busy, _ = machine.jiffies(machine.PROC_STAT.read_text())
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def used(readers: Sequence[CpuReader]) -> float:
